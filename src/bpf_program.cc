@@ -19,6 +19,8 @@ void log_captured(const std::string& what, const std::string& text) {
   spdlog::debug("bcc output during {}:\n{}", what, text);
 }
 
+}  // namespace
+
 void use_kernel_headers(const std::string& override_dir) {
   HeaderChoice choice = resolve_kernel_headers(override_dir);
   switch (choice.kind) {
@@ -38,8 +40,6 @@ void use_kernel_headers(const std::string& override_dir) {
   }
   ::setenv("BCC_KERNEL_SOURCE", choice.path.c_str(), 1);
 }
-
-}  // namespace
 
 ProbeMode parse_probe_mode(const std::string& text) {
   if (text == "auto") return ProbeMode::Auto;

@@ -15,6 +15,10 @@
 
 namespace tracekit {
 
+// Points bcc at usable kernel headers (see kernel_headers.h); logs a warning when
+// distribution headers of another version are used. Tests and benchmarks call it too.
+void use_kernel_headers(const std::string& override_dir);
+
 enum class ProbeMode { Auto, Tracepoint, Kprobe };
 ProbeMode parse_probe_mode(const std::string& text);  // "auto|tracepoint|kprobe", else UsageError
 

@@ -1,7 +1,7 @@
 // Integration tests for tracekit::TcAttacher (src/tc_attach.h).
 //
 // Needs root, a kernel with BPF + clsact (+ tcx for the tcx cases), iproute2 and
-// bcc (BCC_KERNEL_SOURCE is defaulted to /tmp/khdr when that tree exists).
+// bcc (kernel headers found as the tools find them).
 // Every test case builds its own netns "tktest<pid>" + veth pair "tkt<pid>a" (root
 // netns, the one we attach to) / "tkt<pid>b" (inside the netns), and tears it all
 // down in a guard's destructor even when an assertion fails.
@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "error.h"
+#include "bpf_program.h"
 #include "tc_attach.h"
 
 #ifndef BPF_TCX_INGRESS
@@ -104,7 +105,7 @@ struct Progs {
   int in_fd = -1;
   int out_fd = -1;
   Progs() {
-    ::setenv("BCC_KERNEL_SOURCE", "/tmp/khdr", 0);
+    tracekit::use_kernel_headers("");
     auto st = bpf.init(R"(
       BPF_ARRAY(hits, u64, 2);
       static inline void bump(int k) { u64 *v = hits.lookup(&k); if (v) __sync_fetch_and_add(v, 1); }
