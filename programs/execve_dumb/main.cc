@@ -98,7 +98,7 @@ int run(int argc, char** argv) {
     ("probe", "how to attach: auto, tracepoint or kprobe", cxxopts::value<std::string>()->default_value("auto"), "MODE");
   // clang-format on
   cli.options().parse_positional({"interval", "count"});
-  cli.options().positional_help("[interval [count]]");
+  cli.options().positional_help("[interval [count]]").show_positional_help();
   auto parsed = cli.parse(argc, argv);
   if (!parsed) return kExitOk;
   const auto& r = *parsed;
