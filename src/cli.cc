@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "error.h"
+#include "log.h"
 
 #ifndef TRACEKIT_VERSION
 #define TRACEKIT_VERSION "0.0.0"
@@ -55,6 +56,7 @@ std::optional<cxxopts::ParseResult> Cli::parse(int argc, char** argv) {
   common_.duration = get_seconds(result, "duration", true);
   common_.json = result.count("json") > 0;
   common_.verbose = result.count("verbose") > 0;
+  set_verbose(common_.verbose);
   if (result.count("kernel-headers")) {
     common_.kernel_headers = result["kernel-headers"].as<std::string>();
     if (common_.kernel_headers.empty()) throw UsageError("--kernel-headers needs a directory");
