@@ -1,0 +1,223 @@
+// bench_bpf: benchmarks that load BPF text in-process with tracekit::BpfProgram (the
+// way the tools do: bcc compile, kernel headers from use_kernel_headers).
+//
+//   bench_bpf headers
+//       Prints the kernel-header tree the tools use (BCC_KERNEL_SOURCE), assembling
+//       it if needed, so Python bcc can compile against the same headers.
+//   bench_bpf testrun (--text FILE | --tool NAME) --fn FUNCTION [--frame tcp4|tcp6]
+//                     [--repeat 1000000] [--runs 5] [-DNAME=VALUE ...]
+//       Loads FUNCTION as a SCHED_CLS program and runs it with BPF_PROG_TEST_RUN on a
+//       crafted Ethernet/IP/TCP frame, --repeat times per run: prints ns_per_packet
+//       (median of --runs, as the kernel measures it) and every run.
+//   bench_bpf flowread --flows 100000 [--runs 5]
+//       Fills tcp_tracker's flow map with --flows flows and times full reads of it.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_embedded.h"
+#include "bpf_program.h"
+#include "error.h"
+#include "log.h"
+
+namespace {
+
+using tracekit::BpfProgram;
+using tracekit::LoadOptions;
+
+[[noreturn]] void usage(const std::string& msg) {
+  std::fprintf(stderr,
+               "bench_bpf: %s\nusage: bench_bpf headers | testrun (--text FILE | --tool NAME) --fn FN [--frame tcp4|tcp6] "
+               "[--repeat N] [--runs N] [-DX=Y...] | flowread [--flows N] [--runs N]\n",
+               msg.c_str());
+  std::exit(2);
+}
+
+void set_logger() { tracekit::init_logging("bench_bpf", false); }  // spdlog on stderr
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) usage("cannot read " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+uint16_t checksum(const void* data, size_t len) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += (p[i] << 8) | p[i + 1];
+  if (len & 1) sum += p[len - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return htons(static_cast<uint16_t>(~sum));
+}
+
+// An Ethernet frame carrying a TCP ACK|PSH segment with 64 bytes of payload,
+// 198.18.0.1:40000 -> 198.18.0.2:5201 (or 2001:db8::1 -> 2001:db8::2).
+std::vector<uint8_t> craft_frame(const std::string& kind) {
+  const size_t payload = 64;
+  bool v6 = kind == "tcp6";
+  if (!v6 && kind != "tcp4") usage("unknown --frame " + kind);
+  size_t ip_len = v6 ? sizeof(ipv6hdr) : sizeof(iphdr);
+  std::vector<uint8_t> f(sizeof(ethhdr) + ip_len + sizeof(tcphdr) + payload, 0);
+  auto* eth = reinterpret_cast<ethhdr*>(f.data());
+  const uint8_t dst[6] = {0x02, 0, 0, 0, 0, 0x02}, src[6] = {0x02, 0, 0, 0, 0, 0x01};
+  std::memcpy(eth->h_dest, dst, 6);
+  std::memcpy(eth->h_source, src, 6);
+  eth->h_proto = htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
+  uint8_t* l3 = f.data() + sizeof(ethhdr);
+  if (v6) {
+    auto* ip6 = reinterpret_cast<ipv6hdr*>(l3);
+    ip6->version = 6;
+    ip6->payload_len = htons(sizeof(tcphdr) + payload);
+    ip6->nexthdr = IPPROTO_TCP;
+    ip6->hop_limit = 64;
+    inet_pton(AF_INET6, "2001:db8::1", &ip6->saddr);
+    inet_pton(AF_INET6, "2001:db8::2", &ip6->daddr);
+  } else {
+    iphdr ip{};
+    ip.version = 4;
+    ip.ihl = 5;
+    ip.tot_len = htons(sizeof(iphdr) + sizeof(tcphdr) + payload);
+    ip.id = htons(1);
+    ip.frag_off = htons(0x4000);  // DF
+    ip.ttl = 64;
+    ip.protocol = IPPROTO_TCP;
+    inet_pton(AF_INET, "198.18.0.1", &ip.saddr);
+    inet_pton(AF_INET, "198.18.0.2", &ip.daddr);
+    ip.check = checksum(&ip, sizeof ip);
+    std::memcpy(l3, &ip, sizeof ip);
+  }
+  auto* tcp = reinterpret_cast<tcphdr*>(l3 + ip_len);
+  tcp->source = htons(40000);
+  tcp->dest = htons(5201);
+  tcp->seq = htonl(1000);
+  tcp->ack_seq = htonl(2000);
+  tcp->doff = 5;
+  tcp->ack = 1;
+  tcp->psh = 1;
+  tcp->window = htons(502);
+  for (size_t i = 0; i < payload; ++i) f[f.size() - payload + i] = static_cast<uint8_t>('a' + i % 26);
+  return f;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int cmd_headers() {
+  tracekit::use_kernel_headers("");
+  const char* dir = std::getenv("BCC_KERNEL_SOURCE");
+  std::printf("%s\n", dir ? dir : "");
+  return 0;
+}
+
+int cmd_testrun(int argc, char** argv) {
+  std::string text_file, tool, fn, frame = "tcp4";
+  long repeat = 1000000;
+  int runs = 5;
+  std::vector<std::string> cflags;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--text") text_file = value();
+    else if (a == "--tool") tool = value();
+    else if (a == "--fn") fn = value();
+    else if (a == "--frame") frame = value();
+    else if (a == "--repeat") repeat = std::stol(value());
+    else if (a == "--runs") runs = std::stoi(value());
+    else if (a.rfind("-D", 0) == 0) cflags.push_back(a);
+    else usage("unknown option " + a);
+  }
+  if (fn.empty() || text_file.empty() == tool.empty()) usage("testrun needs --fn and one of --text / --tool");
+  std::string text;
+  if (!tool.empty()) {
+    const char* t = bench::embedded_text(tool);
+    if (!t) usage("tool " + tool + " was not built (no " + tool + "_bpf_text library)");
+    text = t;
+  } else {
+    text = read_text(text_file);
+  }
+
+  BpfProgram prog;
+  LoadOptions load{"", cflags, true, false};
+  prog.load(text.c_str(), load);
+  int fd = prog.load_function(fn, BPF_PROG_TYPE_SCHED_CLS);
+  prog.free_compiler_memory();
+
+  std::vector<uint8_t> pkt = craft_frame(frame);
+  std::vector<double> ns;
+  unsigned retval = 0;
+  // One warm-up run (first packet of a flow inserts map entries, caches warm up).
+  for (int r = -1; r < runs; ++r) {
+    bpf_test_run_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.data_in = pkt.data();
+    opts.data_size_in = static_cast<__u32>(pkt.size());
+    opts.repeat = r < 0 ? 1000 : static_cast<int>(repeat);
+    if (bpf_prog_test_run_opts(fd, &opts) != 0) throw tracekit::Error("BPF_PROG_TEST_RUN failed: " + std::string(std::strerror(errno)));
+    if (r >= 0) ns.push_back(opts.duration);
+    retval = opts.retval;
+  }
+  std::printf("ns_per_packet=%.1f\nretval=%u\nframe_bytes=%zu\nrepeat=%ld\nruns=", median(ns), retval, pkt.size(), repeat);
+  for (size_t i = 0; i < ns.size(); ++i) std::printf("%s%.0f", i ? "," : "", ns[i]);
+  std::printf("\n");
+  return 0;
+}
+
+int cmd_flowread(int argc, char** argv) {
+  long flows = 100000;
+  int runs = 5;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--flows") flows = std::stol(value());
+    else if (a == "--runs") runs = std::stoi(value());
+    else usage("unknown option " + a);
+  }
+#ifdef BENCH_HAVE_TCP_TRACKER
+  return flowread(flows, runs);
+#else
+  (void)flows;
+  (void)runs;
+  std::fprintf(stderr, "bench_bpf: tcp_tracker was not built: no flow-read benchmark\n");
+  return 3;
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) usage("no command");
+  set_logger();
+  std::string cmd = argv[1];
+  try {
+    if (cmd == "headers") return cmd_headers();
+    if (cmd == "testrun") return cmd_testrun(argc, argv);
+    if (cmd == "flowread") return cmd_flowread(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_bpf: error: %s\n", e.what());
+    return 1;
+  }
+  usage("unknown command " + cmd);
+}
