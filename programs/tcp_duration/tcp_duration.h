@@ -1,0 +1,70 @@
+/* tcp_duration: shared between the BPF text and main.cc. */
+#ifndef TCP_DURATION_H
+#define TCP_DURATION_H
+
+#ifndef __KERNEL__
+#include <linux/types.h>
+#endif
+
+/* Default size of the LRU connection table (--max-connections). */
+#define TD_DEFAULT_MAX_CONNECTIONS 65536
+
+/* Direction of a packet relative to the connection: index into bytes[] / packets[]. */
+#define TD_C2S 0 /* sent by the client (the host that sent the first SYN) */
+#define TD_S2C 1 /* sent by the server */
+
+/* How a connection ended. */
+#define TD_END_FIN 1 /* both sides sent a FIN */
+#define TD_END_RST 2 /* either side sent an RST */
+
+/*
+ * A connection, named by its client (the sender of the SYN without ACK). Both
+ * directions of a flow find the entry: a packet is looked up as (src, dst) and, if
+ * absent, as (dst, src). IPv4 addresses sit in the first 4 bytes of the 16, the rest
+ * zero. Addresses in network byte order, ports in host byte order.
+ */
+struct td_key {
+	__u8 client_addr[16];
+	__u8 server_addr[16];
+	__u16 client_port;
+	__u16 server_port;
+	__u8 family; /* 4 or 6 */
+	__u8 pad[3];
+};
+
+/* Value of the LRU table: one live (not yet finished) connection. */
+struct td_conn {
+	__u64 start_ns; /* bpf_ktime_get_ns() at the first SYN */
+	__u64 fins;     /* bit TD_C2S / TD_S2C: that side's FIN seen (atomic OR) */
+	__u64 bytes[2];   /* skb->len of the packets seen at the hook, per direction */
+	__u64 packets[2];
+	__u64 syns; /* SYNs without ACK seen from the client (> 1: retransmitted) */
+};
+
+/* One finished connection, sent to user space. */
+struct td_event {
+	struct td_key key;
+	__u64 start_ns;    /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the first SYN */
+	__u64 duration_ns; /* first SYN -> second FIN, or -> RST */
+	__u64 bytes[2];    /* [TD_C2S], [TD_S2C] */
+	__u64 packets[2];
+	__u32 syns;
+	__u8 end;    /* TD_END_FIN / TD_END_RST */
+	__u8 end_by; /* who ended it: the RST's sender, or the first FIN's sender
+	              * (the active closer); TD_C2S = client, TD_S2C = server */
+	__u8 pad[2];
+};
+
+/* Counters in the per-CPU array `stats`. See docs/tcp_duration.md for their meaning. */
+#define TD_STAT_OPENED 0        /* table entries created by a SYN */
+#define TD_STAT_SYN_RETRANS 1   /* SYN for a connection already in the table */
+#define TD_STAT_CLOSED_FIN 2    /* entries removed after both FINs (one event each) */
+#define TD_STAT_CLOSED_RST 3    /* entries removed on an RST (one event each) */
+#define TD_STAT_ORPHAN_FIN 4    /* FIN of a connection not in the table */
+#define TD_STAT_ORPHAN_RST 5    /* RST of a connection not in the table */
+#define TD_STAT_INSERT_FAILED 6 /* SYN whose entry could not be created */
+#define TD_STAT_REPLACED 7      /* SYN on a tuple whose old connection had a FIN: restarted */
+#define TD_STAT_UNPARSED 8      /* TCP packets whose headers are not in the linear data */
+#define TD_STAT_MAX 9
+
+#endif
