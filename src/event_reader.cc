@@ -45,6 +45,10 @@ std::string buffer_cflag(BufferKind kind) {
   return kind == BufferKind::Ring ? "-DUSE_RINGBUF" : "-DUSE_PERFBUF";
 }
 
+std::vector<std::string> buffer_cflags(BufferKind kind) {
+  return {buffer_cflag(kind), "-DNR_CPUS_POSSIBLE=" + std::to_string(std::max(1, libbpf_num_possible_cpus()))};
+}
+
 uint64_t sum_percpu_u64(BpfProgram& prog, const std::string& map, uint32_t key) {
   int fd = prog.map_fd(map);
   int cpus = libbpf_num_possible_cpus();

@@ -8,37 +8,47 @@
 // Wakeups are batched in both modes, so that the kernel does not wake the reader once
 // per event (about 15 us of kernel time per event, against about 1 us without):
 //   Ring  the BPF side submits with BPF_RB_NO_WAKEUP and forces one (BPF_RB_FORCE_WAKEUP)
-//         when the ring is over half full; poll() drains the ring every tick_ms anyway.
+//         once a quarter of the ring was sent unannounced; poll() drains the ring every
+//         tick_ms anyway.
 //   Perf  the per-CPU buffers are opened with wakeup_events = perf_wakeup_events (one
 //         wakeup per that many events on a CPU); poll() drains them every tick_ms.
 //         perf_wakeup_events = 1 is bcc's default (one wakeup per event).
 // An event therefore reaches the callback at most about tick_ms after it was sent.
 //
 // ---- Writing the BPF side -------------------------------------------------------------
-// Compile the text with the cflag from buffer_cflag(kind) ("-DUSE_RINGBUF" or
-// "-DUSE_PERFBUF") and send every event through one macro, e.g. (bcc syntax; `events`
-// and `events_lost` are the names given to EventReader and EventReaderOptions::lost_map):
+// Compile the text with the cflags from buffer_cflags(kind) ("-DUSE_RINGBUF" or
+// "-DUSE_PERFBUF", plus -DNR_CPUS_POSSIBLE=<n>) and send every event through one
+// function, e.g. (bcc syntax; `events` and `events_lost` are the names given to
+// EventReader and EventReaderOptions::lost_map):
 //
 //   #ifdef USE_RINGBUF
-//   #define EVENTS_PAGES 64   /* power of two */
+//   #define EVENTS_PAGES 256  /* power of two: 1 MiB */
 //   BPF_RINGBUF_OUTPUT(events, EVENTS_PAGES);
-//   BPF_PERCPU_ARRAY(events_lost, u64, 1);   /* reservation failures */
+//   BPF_PERCPU_ARRAY(events_lost, u64, 1);     /* reservation failures */
+//   BPF_PERCPU_ARRAY(events_unwoken, u64, 1);  /* bytes sent since the last forced wakeup */
 //   static __always_inline void emit(void *ctx, void *data, u32 size)
 //   {
 //           u64 flags = BPF_RB_NO_WAKEUP;
-//           if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= EVENTS_PAGES * 4096 / 2)
+//           int zero = 0;
+//           u64 *unwoken = events_unwoken.lookup(&zero), *lost;
+//           /* wake the reader once this CPU sent a quarter of its share of the ring */
+//           if (unwoken && (*unwoken += size) >= EVENTS_PAGES * 4096 / 4 / NR_CPUS_POSSIBLE) {
+//                   *unwoken = 0;
 //                   flags = BPF_RB_FORCE_WAKEUP;
-//           if (events.ringbuf_output(data, size, flags) != 0) {
-//                   int zero = 0;
-//                   u64 *lost = events_lost.lookup(&zero);
-//                   if (lost)
-//                           (*lost)++;
 //           }
+//           if (events.ringbuf_output(data, size, flags) != 0 &&
+//               (lost = events_lost.lookup(&zero)))
+//                   (*lost)++;
 //   }
 //   #else
 //   BPF_PERF_OUTPUT(events);
 //   #define emit(ctx, data, size) events.perf_submit(ctx, data, size)
 //   #endif
+//
+// Why not bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA)? bcc 0.26's frontend rewrites
+// map references only in method calls (events.ringbuf_output(...)), and has no
+// ringbuf_query method (added in bcc 0.28), so `&events` reaches the verifier as 0.
+// Counting bytes per CPU bounds the unannounced data the same way.
 //
 // `size` may vary per event (bounded, e.g. header + n * slot with n clamped): the
 // callback receives the size that was sent. In perf mode the kernel may append padding,
@@ -52,6 +62,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bpf_program.h"
 
@@ -64,6 +75,8 @@ enum class BufferKind { Ring, Perf };
 BufferKind parse_buffer_kind(const std::string& text);  // "ring|perf", else UsageError
 const char* buffer_kind_name(BufferKind kind);           // "ring" / "perf"
 std::string buffer_cflag(BufferKind kind);               // "-DUSE_RINGBUF" / "-DUSE_PERFBUF"
+// buffer_cflag(kind) and "-DNR_CPUS_POSSIBLE=<possible CPUs>" (sizes ring wakeup batches).
+std::vector<std::string> buffer_cflags(BufferKind kind);
 
 // Sum over every possible CPU of the u64 at `key` of a BPF_PERCPU_ARRAY named `map`.
 uint64_t sum_percpu_u64(BpfProgram& prog, const std::string& map, uint32_t key = 0);

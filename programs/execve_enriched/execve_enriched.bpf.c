@@ -1,0 +1,256 @@
+/*
+ * execve_enriched: one event per execve()/execveat(), sent when the call returns.
+ *
+ * Port of the "execve() tracing (Enriched Version)" experiment: the original sent
+ * {pid, uid, comm, a constant message} through BPF_PERF_OUTPUT at sys_enter. Here
+ * sys_enter builds the event (who, what file, which argv) and parks it per thread;
+ * sys_exit adds the return value and sends it. Nothing reads kernel-internal structs:
+ * the parent pid comes from the sched:sched_process_fork tracepoint.
+ *
+ * Knobs (cflags): -DUSE_RINGBUF or -DUSE_PERFBUF (transport, see src/event_reader.h),
+ * -DFILTER_UID=, -DFILTER_PID=, -DFILTER_PPID= (-1: off), -DFILTER_RET= (0 all,
+ * 1 successful calls only, 2 failed calls only), -DWAKEUP_EACH=1 (ring buffer: wake
+ * the reader for every event; for measurements only), -DNR_CPUS_POSSIBLE= (ring
+ * buffer: sizes the wakeup batches).
+ */
+#include <uapi/linux/ptrace.h>
+
+#include "execve_enriched.h"
+
+#ifndef FILTER_UID
+#define FILTER_UID -1
+#endif
+#ifndef FILTER_PID
+#define FILTER_PID -1
+#endif
+#ifndef FILTER_PPID
+#define FILTER_PPID -1
+#endif
+#ifndef FILTER_RET
+#define FILTER_RET 0
+#endif
+#ifndef WAKEUP_EACH
+#define WAKEUP_EACH 0
+#endif
+#ifndef EVENTS_PAGES
+#define EVENTS_PAGES 256 /* ring buffer: 1 MiB */
+#endif
+
+#ifndef AT_FDCWD
+#define AT_FDCWD -100
+#endif
+
+#ifdef USE_RINGBUF
+/*
+ * Wakeups are batched: events go in with BPF_RB_NO_WAKEUP and the reader drains the
+ * ring on a short timer. So that a burst does not overflow the ring between two ticks,
+ * a CPU forces a wakeup each time it has sent WAKEUP_BYTES since its last forced one:
+ * at most about a quarter of the ring is ever waiting unannounced. (bcc 0.26 cannot
+ * call bpf_ringbuf_query() on a BPF_RINGBUF_OUTPUT map; that came with bcc 0.28.)
+ */
+#ifndef NR_CPUS_POSSIBLE
+#define NR_CPUS_POSSIBLE 64
+#endif
+#define WAKEUP_BYTES (EVENTS_PAGES * 4096 / 4 / NR_CPUS_POSSIBLE)
+BPF_RINGBUF_OUTPUT(events, EVENTS_PAGES);
+BPF_PERCPU_ARRAY(events_lost, u64, 1);     /* reservation failures */
+BPF_PERCPU_ARRAY(events_unwoken, u64, 1);  /* bytes sent since the last forced wakeup */
+
+static __always_inline void emit(void *ctx, void *data, u32 size)
+{
+	u64 flags = BPF_RB_NO_WAKEUP;
+	int zero = 0;
+	u64 *unwoken = events_unwoken.lookup(&zero);
+
+	if (unwoken) {
+		*unwoken += size;
+		if (*unwoken >= WAKEUP_BYTES) {
+			*unwoken = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (WAKEUP_EACH)
+		flags = 0; /* the kernel's default: wake a reader that has caught up */
+	if (events.ringbuf_output(data, size, flags) != 0) {
+		u64 *lost = events_lost.lookup(&zero);
+
+		if (lost)
+			(*lost)++;
+	}
+}
+#else
+BPF_PERF_OUTPUT(events);
+#define emit(ctx, data, size) events.perf_submit(ctx, data, size)
+#endif
+
+/* pid -> pid of the process that forked it; removed when the task exits. */
+BPF_TABLE("lru_hash", u32, u32, parents, EXECVE_MAX_TASKS);
+/* tid -> event being built, from sys_enter to sys_exit. */
+BPF_TABLE("lru_hash", u32, struct execve_event, pending, EXECVE_MAX_PENDING);
+/* The event is too big for the 512-byte BPF stack: it is built here. */
+BPF_PERCPU_ARRAY(scratch, struct execve_event, 1);
+
+TRACEPOINT_PROBE(sched, sched_process_fork)
+{
+	u32 child = args->child_pid;
+	/* The tracepoint runs in the parent: its tgid, not parent_pid (a thread id). */
+	u32 parent = bpf_get_current_pid_tgid() >> 32;
+
+	parents.update(&child, &parent);
+	return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+
+	parents.delete(&tid);
+	return 0;
+}
+
+static __always_inline int on_enter(u32 syscall, const char *filename,
+				    const char *const *argv, int dirfd, u32 at_flags)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	u64 uid_gid = bpf_get_current_uid_gid();
+	u32 pid = pid_tgid >> 32;
+	u32 tid = (u32)pid_tgid;
+	u32 uid = (u32)uid_gid;
+	u32 ppid = 0;
+	u32 *parent;
+	struct execve_event *e;
+	int zero = 0;
+	int i;
+
+	if (FILTER_UID >= 0 && uid != (u32)FILTER_UID)
+		return 0;
+	if (FILTER_PID >= 0 && pid != (u32)FILTER_PID)
+		return 0;
+	parent = parents.lookup(&pid);
+	if (parent)
+		ppid = *parent;
+	if (FILTER_PPID >= 0 && ppid != (u32)FILTER_PPID)
+		return 0;
+
+	e = scratch.lookup(&zero);
+	if (!e)
+		return 0;
+	e->enter_ns = bpf_ktime_get_ns();
+	e->exit_ns = 0;
+	e->pid = pid;
+	e->tid = tid;
+	e->ppid = ppid;
+	e->uid = uid;
+	e->gid = uid_gid >> 32;
+	e->ret = 0;
+	e->argc = 0;
+	e->flags = parent ? 0 : EXECVE_F_PPID_UNKNOWN;
+	e->args_cut = 0;
+	e->syscall = syscall;
+	e->dirfd = dirfd;
+	e->at_flags = at_flags;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+
+	if (bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename) ==
+	    sizeof(e->filename)) {
+		char c = 0;
+
+		bpf_probe_read_user(&c, 1, filename + sizeof(e->filename) - 1);
+		if (c)
+			e->flags |= EXECVE_F_FILENAME_CUT;
+	}
+
+	for (i = 0; i < EXECVE_MAX_ARGS; i++) {
+		const char *arg = NULL;
+		long n;
+
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) != 0 || !arg)
+			break;
+		n = bpf_probe_read_user_str(e->args[i], EXECVE_ARG_SIZE, arg);
+		if (n < 0) {
+			e->args[i][0] = 0;
+			e->flags |= EXECVE_F_ARG_FAULT;
+		} else if (n == EXECVE_ARG_SIZE) {
+			char c = 0;
+
+			bpf_probe_read_user(&c, 1, arg + EXECVE_ARG_SIZE - 1);
+			if (c)
+				e->args_cut |= 1u << i;
+		}
+		e->argc = i + 1;
+	}
+	if (i == EXECVE_MAX_ARGS) {
+		const char *arg = NULL;
+
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[EXECVE_MAX_ARGS]) == 0 && arg)
+			e->flags |= EXECVE_F_MORE_ARGS;
+	}
+
+	pending.update(&tid, e);
+	return 0;
+}
+
+static __always_inline int on_exit(void *ctx, long ret)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct execve_event *e = pending.lookup(&tid);
+	u32 n;
+
+	if (!e)
+		return 0;
+	if ((FILTER_RET == 1 && ret != 0) || (FILTER_RET == 2 && ret == 0))
+		goto done;
+	e->ret = ret;
+	e->exit_ns = bpf_ktime_get_ns();
+	n = e->argc;
+	if (n > EXECVE_MAX_ARGS)
+		n = EXECVE_MAX_ARGS;
+	emit(ctx, e, EXECVE_EVENT_HEADER_SIZE + n * EXECVE_ARG_SIZE);
+done:
+	pending.delete(&tid);
+	return 0;
+}
+
+/* --- syscall tracepoints (default) --- */
+
+TRACEPOINT_PROBE(syscalls, sys_enter_execve)
+{
+	return on_enter(EXECVE_SYS_EXECVE, args->filename, args->argv, AT_FDCWD, 0);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_exit_execve)
+{
+	return on_exit(args, args->ret);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_execveat)
+{
+	return on_enter(EXECVE_SYS_EXECVEAT, args->filename, args->argv, args->fd, args->flags);
+}
+
+TRACEPOINT_PROBE(syscalls, sys_exit_execveat)
+{
+	return on_exit(args, args->ret);
+}
+
+/* --- kprobes on the syscall entry points (--probe kprobe) ---
+ * bcc's syscall__ prefix reads the arguments from the inner pt_regs that x86-64
+ * syscall wrappers (__x64_sys_execve) receive. */
+
+int syscall__execve(struct pt_regs *ctx, const char __user *filename,
+		    const char __user *const __user *argv)
+{
+	return on_enter(EXECVE_SYS_EXECVE, filename, argv, AT_FDCWD, 0);
+}
+
+int syscall__execveat(struct pt_regs *ctx, int fd, const char __user *filename,
+		      const char __user *const __user *argv,
+		      const char __user *const __user *envp, int flags)
+{
+	return on_enter(EXECVE_SYS_EXECVEAT, filename, argv, fd, flags);
+}
+
+int execve_return(struct pt_regs *ctx)
+{
+	return on_exit(ctx, PT_REGS_RC(ctx));
+}
