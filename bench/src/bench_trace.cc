@@ -14,9 +14,11 @@
 //   cpu_ns              the same from /proc/PID/task/*/schedstat (nanoseconds)
 //   bpf_run_ns bpf_run_cnt   run_time_ns / run_cnt deltas of the tracer's BPF programs
 //                            (/proc/PID/fdinfo; needs kernel.bpf_stats_enabled=1)
+//   bpf_prog=ID:NAME:RUN_NS:RUN_CNT   the same per program
 //   workload_s workload_rc   wall time and exit code of --run
 //   exit_code           tracer's exit code (128+N if killed by signal N; -1 not started)
 // Exit status: 0 when the tracer attached, 1 otherwise.
+#include <bpf/bpf.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -140,11 +142,29 @@ long long cpu_ns(pid_t pid) {
   return total;
 }
 
+struct ProgStats {
+  std::string name;
+  long long run_ns = 0;
+  long long run_cnt = 0;
+};
+
 struct BpfStats {
   long long run_ns = 0;
   long long run_cnt = 0;
   int progs = 0;
+  std::map<long long, ProgStats> by_id;
 };
+
+// The program's name (bpf_prog_info.name), looked up by id.
+std::string prog_name(long long id) {
+  int fd = bpf_prog_get_fd_by_id(static_cast<__u32>(id));
+  if (fd < 0) return "?";
+  bpf_prog_info info{};
+  __u32 len = sizeof info;
+  std::string name = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.name : "?";
+  ::close(fd);
+  return name.empty() ? "?" : name;
+}
 
 // Sums run_time_ns / run_cnt over the BPF programs the tracer holds open (one per
 // prog_id, however many fds point at it).
@@ -153,7 +173,6 @@ BpfStats bpf_stats(pid_t pid) {
   std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
   DIR* d = ::opendir(dir.c_str());
   if (!d) return st;
-  std::map<long long, std::pair<long long, long long>> progs;
   while (dirent* e = ::readdir(d)) {
     if (e->d_name[0] == '.') continue;
     std::istringstream in(read_file(dir + "/" + e->d_name));
@@ -165,12 +184,13 @@ BpfStats bpf_stats(pid_t pid) {
       else if (line.rfind("run_time_ns:", 0) == 0) ns = num("run_time_ns:");
       else if (line.rfind("run_cnt:", 0) == 0) cnt = num("run_cnt:");
     }
-    if (id >= 0) progs[id] = {ns, cnt};
+    if (id >= 0) st.by_id[id] = {"", ns, cnt};
   }
   ::closedir(d);
-  for (auto& [id, v] : progs) {
-    st.run_ns += v.first;
-    st.run_cnt += v.second;
+  for (auto& [id, p] : st.by_id) {
+    p.name = prog_name(id);
+    st.run_ns += p.run_ns;
+    st.run_cnt += p.run_cnt;
     ++st.progs;
   }
   return st;
@@ -332,6 +352,11 @@ int main(int argc, char** argv) {
         std::printf("cpu_ticks=%lld\nclk_tck=%ld\ncpu_ns=%lld\n", ticks1 - ticks0, ::sysconf(_SC_CLK_TCK), ns1 - ns0);
         std::printf("bpf_progs=%d\nbpf_run_ns=%lld\nbpf_run_cnt=%lld\n", b1.progs, b1.run_ns - b0.run_ns,
                     b1.run_cnt - b0.run_cnt);
+        for (auto& [id, p] : b1.by_id) {
+          const ProgStats& before = b0.by_id.count(id) ? b0.by_id[id] : ProgStats{};
+          std::printf("bpf_prog=%lld:%s:%lld:%lld\n", id, p.name.c_str(), p.run_ns - before.run_ns,
+                      p.run_cnt - before.run_cnt);
+        }
         std::fflush(stdout);
       }
     } else {

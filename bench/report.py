@@ -1,0 +1,278 @@
+#!/usr/bin/python3
+"""Turns one bench/run.sh result directory into the Markdown section of
+docs/PERFORMANCE.md (tables, targets met or missed).
+
+    report.py RESULT_DIR                     print the section
+    report.py --splice DOC SECTION_FILE      replace DOC's generated section with it
+"""
+import os
+import statistics
+import sys
+
+BEGIN = "<!-- bench/run.sh: generated section begins -->"
+END = "<!-- bench/run.sh: generated section ends -->"
+TOOLS = ["execve_dumb", "execve_enriched", "tcp_tracker", "tcp_duration"]
+
+
+def load(res):
+    data = {}
+    with open(os.path.join(res, "results.txt")) as f:
+        for line in f:
+            parts = line.split(None, 1)
+            if len(parts) < 2 or not parts[1].strip():
+                continue
+            data.setdefault(parts[0], []).append(parts[1].strip())
+    machine = {}
+    with open(os.path.join(res, "machine.txt")) as f:
+        for line in f:
+            k, _, v = line.strip().partition(" ")
+            machine[k] = v
+    return data, machine
+
+
+def nums(data, key):
+    out = []
+    for v in data.get(key, []):
+        try:
+            out.append(float(v))
+        except ValueError:
+            pass
+    return out
+
+
+def med(data, key):
+    v = nums(data, key)
+    return statistics.median(v) if v else None
+
+
+def fmt(x, spec=".2f", unit=""):
+    return "n/a" if x is None else format(x, spec) + unit
+
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+def per_run(data, config, num, den, scale=1.0):
+    """Median over runs of num/den (lists are aligned run by run)."""
+    a, b = nums(data, f"storm/{config}/{num}"), nums(data, f"storm/{config}/{den}")
+    vals = [x / y * scale for x, y in zip(a, b) if y]
+    return statistics.median(vals) if vals else None
+
+
+def verdict(value, limit, lower_is_better=True):
+    if value is None:
+        return "not measured"
+    ok = value <= limit if lower_is_better else value >= limit
+    return "met" if ok else "**missed**"
+
+
+def section(res):
+    data, m = load(res)
+    missing = data.get("missing", [])
+    out = []
+    w = out.append
+    w(BEGIN)
+    w("")
+    w(f"Measured {m.get('date', '?')} at commit {m.get('commit', '?')}"
+      + (" (--quick run: fewer, shorter runs)" if m.get("quick") == "1" else "") + ".")
+    w("")
+    w("| Machine | |")
+    w("| --- | --- |")
+    w(f"| Kernel | {m.get('kernel', '?')} |")
+    w(f"| CPU | {m.get('cpu', '?')}, {m.get('cores', '?')} cores |")
+    w(f"| Memory | {m.get('memory_gib', '?')} GiB |")
+    w(f"| OS | {m.get('os', '?')}; bcc {m.get('bcc', '?')}, libbpf {m.get('libbpf', '?')}, "
+      f"Python {m.get('python', '?')} |")
+    w(f"| Load average | {m.get('loadavg_start', '?')} at start, {m.get('loadavg_end', '?')} at end |")
+    w("")
+    if missing:
+        w("Missing: " + "; ".join(f"{x.split()[0]} ({' '.join(x.split()[1:])})" for x in missing)
+          + ". Their rows read n/a.")
+        w("")
+
+    # 1 + 2
+    w("### Start-up and memory")
+    w("")
+    w("Start-up: process start to the `Attached` line on stderr, median of the runs. Memory:"
+      " /proc/PID/status one second after `Attached`, median of the same runs.")
+    w("")
+    w("| Tool | Start-up ours | theirs | ours/theirs | VmHWM ours / theirs | RssAnon ours / theirs |"
+      " RssFile ours / theirs |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    targets = []
+    for t in TOOLS:
+        so, st = med(data, f"startup/{t}/ours"), med(data, f"startup/{t}/theirs")
+        r = ratio(so, st)
+        cells = [t, fmt(so, ".3f", " s"), fmt(st, ".3f", " s"), fmt(r, ".2f", "x")]
+        for f in ("vmhwm_kib", "rss_anon_kib", "rss_file_kib"):
+            a, b = med(data, f"mem/{t}/ours/{f}"), med(data, f"mem/{t}/theirs/{f}")
+            cells.append(f"{fmt(a and a / 1024, '.1f')} / {fmt(b and b / 1024, '.1f')} MiB")
+        w("| " + " | ".join(cells) + " |")
+        targets.append((f"start-up {t} at most 0.75x the baseline", fmt(r, ".2f", "x"), verdict(r, 0.75)))
+        anon = med(data, f"mem/{t}/ours/rss_anon_kib")
+        targets.append((f"steady RssAnon {t} at most 16 MiB", fmt(anon and anon / 1024, ".1f", " MiB"),
+                        verdict(anon and anon / 1024, 16)))
+    w("")
+
+    # 3
+    w("### execve under load")
+    w("")
+    execs = med(data, "storm/none/rate") and (nums(data, "storm/ours/execs") or nums(data, "storm/theirs/execs"))
+    n_execs = int(execs[0]) if execs else None
+    w(f"An exec storm of {n_execs if n_execs else '?'} fork+exec of /bin/true from two workers"
+      " (bench_storm), with no tracer, with execve_enriched (ring buffer, and --buffer perf), and with"
+      " the Python baseline (perf buffer, one wakeup per event as bcc's default). Medians over the"
+      " repetitions. Events: lines of the tracer's output made by the storm's processes. Tracer CPU:"
+      " the tracer's time on CPU during the storm and until its output stopped growing (schedstat,"
+      " ns; the /proc/PID/stat utime+stime figure, 10 ms ticks, is in parentheses). BPF time: the"
+      " run_time_ns of all the tracer's programs (/proc/PID/fdinfo, kernel.bpf_stats_enabled=1 for all"
+      " configurations) during the storm, per exec of the storm (\"per exec\": what a traced exec pays,"
+      " whatever number of programs it runs) and per program run (run_time_ns / run_cnt).")
+    w("")
+    configs = [("none", "no tracer"), ("ours", "ours, ring buffer"), ("ours_perf", "ours, perf buffer"),
+               ("theirs", "theirs (Python, perf buffer)")]
+    w("| | " + " | ".join(c[1] for c in configs) + " |")
+    w("| --- | " + " | ".join("---:" for _ in configs) + " |")
+    base_rate = med(data, "storm/none/rate")
+    rows = {"exec rate (/s)": [], "exec rate vs untraced": [], "events received": [], "lost": [],
+            "tracer CPU per event": [], "BPF time per exec": [], "BPF time per program run": []}
+    for c, _ in configs:
+        rate = med(data, f"storm/{c}/rate")
+        rows["exec rate (/s)"].append(fmt(rate, ".0f"))
+        rows["exec rate vs untraced"].append("100%" if c == "none" and rate else fmt(
+            ratio(rate, base_rate) and ratio(rate, base_rate) * 100, ".1f", "%"))
+        if c == "none":
+            for k in ("events received", "lost", "tracer CPU per event", "BPF time per exec",
+                      "BPF time per program run"):
+                rows[k].append("")
+            continue
+        ev = nums(data, f"storm/{c}/events")
+        rows["events received"].append(
+            "n/a" if not ev else " / ".join(str(int(x)) for x in ev))
+        lost = data.get(f"storm/{c}/lost", [])
+        rows["lost"].append("n/a" if not lost else " / ".join(lost))
+        cpu = per_run(data, c, "cpu_ns", "events", 1e-3)
+        ticks = per_run(data, c, "cpu_ticks", "events", 1e4)  # 10 ms ticks -> us
+        rows["tracer CPU per event"].append("n/a" if cpu is None else f"{cpu:.2f} us ({fmt(ticks, '.1f')} us)")
+        bpf = per_run(data, c, "bpf_run_ns", "execs", 1e-3)
+        rows["BPF time per exec"].append(fmt(bpf, ".2f", " us"))
+        runs = per_run(data, c, "bpf_run_cnt", "execs")
+        inv = per_run(data, c, "bpf_run_ns", "bpf_run_cnt", 1e-3)
+        rows["BPF time per program run"].append(
+            "n/a" if inv is None else f"{inv:.2f} us ({fmt(runs, '.1f')} runs/exec)")
+    for k, cells in rows.items():
+        w(f"| {k} | " + " | ".join(cells) + " |")
+    w("")
+    cpu = per_run(data, "ours", "cpu_ns", "events", 1e-3)
+    targets.append(("tracer CPU per exec event at most 3.5 us", fmt(cpu, ".2f", " us"), verdict(cpu, 3.5)))
+    bpf = per_run(data, "ours", "bpf_run_ns", "execs", 1e-3)
+    targets.append(("BPF time per traced exec at most 1.5 us", fmt(bpf, ".2f", " us"), verdict(bpf, 1.5)))
+    r = ratio(med(data, "storm/ours/rate"), base_rate)
+    targets.append(("exec rate while traced at least 97% of untraced", fmt(r and r * 100, ".1f", "%"),
+                    verdict(r and r * 100, 97, lower_is_better=False)))
+    lost = data.get("storm/ours/lost", [])
+    lost_max = max((float(x) for x in lost if x.replace(".", "").isdigit()), default=None)
+    ev = nums(data, "storm/ours/events")
+    targets.append((f"zero lost events at {n_execs} execs with the ring buffer",
+                    "n/a" if lost_max is None else f"{int(lost_max)} lost (max), received {min(ev):.0f} (min)" if ev
+                    else f"{int(lost_max)} lost",
+                    "not measured" if lost_max is None else
+                    ("met" if lost_max == 0 and ev and n_execs and min(ev) >= n_execs else "**missed**")))
+
+    # 4
+    w("### Per-packet cost of the classifiers")
+    w("")
+    w("BPF_PROG_TEST_RUN, repeat=1,000,000, on a crafted 118-byte TCP ACK+PSH frame (Ethernet,"
+      " IPv4 or IPv6, TCP, 64 payload bytes; one flow, so after the first packet every run updates an"
+      " existing entry). Median of the runs, ns/packet as the kernel measures it. The originals only"
+      " parse IPv4: on the IPv6 frame they return after the EtherType check.")
+    w("")
+    w("| Program | IPv4 ns/packet | minus floor | IPv6 ns/packet | minus floor |")
+    w("| --- | ---: | ---: | ---: | ---: |")
+    progs = [("floor", "empty classifier (floor)"), ("ours_tcp_tracker", "tcp_tracker (ours)"),
+             ("theirs_tcp_tracker", "tcp_tracker (original's C text)"),
+             ("ours_tcp_duration", "tcp_duration (ours)"),
+             ("theirs_tcp_duration", "tcp_duration (original's C text)")]
+    for p, label in progs:
+        cells = [label]
+        for frame in ("tcp4", "tcp6"):
+            v, floor = med(data, f"testrun/{p}/{frame}"), med(data, f"testrun/floor/{frame}")
+            cells += [fmt(v, ".1f"), "" if p == "floor" else fmt(v - floor if v is not None and floor is not None
+                                                                    else None, ".1f")]
+        w("| " + " | ".join(cells) + " |")
+    w("")
+    ours, theirs = med(data, "testrun/ours_tcp_tracker/tcp4"), med(data, "testrun/theirs_tcp_tracker/tcp4")
+    targets.append(("tcp_tracker classifier at most the original's ns/packet (IPv4)",
+                    f"{fmt(ours, '.1f')} vs {fmt(theirs, '.1f')} ns", verdict(ours, theirs if theirs else 0)))
+
+    # 5
+    w("### Flow table read")
+    w("")
+    w("tcp_tracker's map filled with 100,000 flows, one full read timed (median of the runs): ours"
+      " with the tool's batched read, theirs with Python bcc's `items()` on the original's map (its"
+      " size raised to hold the flows), and bcc's `items_lookup_batch()` for reference.")
+    w("")
+    w("| Reader | Flows read | Time |")
+    w("| --- | ---: | ---: |")
+    fo = med(data, "flowread/ours")
+    w(f"| ours (batched) | {fmt(med(data, 'flowread/ours_flows'), '.0f')} | {fmt(fo, '.1f', ' ms')} |")
+    w(f"| Python bcc items() | {fmt(med(data, 'flowread/theirs_flows'), '.0f')} |"
+      f" {fmt(med(data, 'flowread/theirs'), '.1f', ' ms')} |")
+    w(f"| Python bcc items_lookup_batch() | | {fmt(med(data, 'flowread/theirs_batch'), '.1f', ' ms')} |")
+    w("")
+    targets.append(("100,000 flows read in at most 50 ms", fmt(fo, ".1f", " ms"), verdict(fo, 50)))
+
+    # 6
+    w("### Throughput through a traced veth")
+    w("")
+    w("iperf3 (one TCP stream, median of the repetitions) between two network namespaces over a veth"
+      " pair; the tracer is attached to ingress and egress of the client's end (ours: the tool's default"
+      " attach mode, tcx on this kernel; theirs: clsact + cls_bpf da via pyroute2).")
+    w("")
+    w("| Configuration | Gbit/s | vs no filter |")
+    w("| --- | ---: | ---: |")
+    none = med(data, "iperf/none")
+    for key, label in [("none", "no filter"), ("ours_tcp_tracker", "tcp_tracker (ours)"),
+                       ("theirs_tcp_tracker", "tcp_tracker (original)"),
+                       ("ours_tcp_duration", "tcp_duration (ours)"),
+                       ("theirs_tcp_duration", "tcp_duration (original)")]:
+        v = med(data, f"iperf/{key}")
+        r = ratio(v, none)
+        w(f"| {label} | {fmt(v, '.2f')} | {fmt(r and r * 100, '.1f', '%')} |")
+    w("")
+
+    w("### Targets")
+    w("")
+    w("| Target | Measured | |")
+    w("| --- | --- | --- |")
+    for name, value, v in targets:
+        w(f"| {name} | {value} | {v} |")
+    w("")
+    w(END)
+    return "\n".join(out) + "\n"
+
+
+def splice(doc, section_file):
+    new = open(section_file).read()
+    if os.path.exists(doc):
+        text = open(doc).read()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            _, tail = rest.split(END, 1)
+            text = head + new.rstrip("\n") + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + new
+    else:
+        text = "# Performance\n\n" + new
+    with open(doc, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--splice":
+        splice(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 2:
+        sys.stdout.write(section(sys.argv[1]))
+    else:
+        sys.exit(__doc__)

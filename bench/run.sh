@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# Benchmarks tracekit's four tools side by side with Python-bcc versions of the
+# original experiments (bench/baseline/), and the classifiers against an empty one.
+#
+#   sudo bench/run.sh            # everything (about 10 minutes), then docs/PERFORMANCE.md
+#   sudo bench/run.sh --quick    # fewer and shorter runs; writes only build-bench/results/
+#   sudo bench/run.sh --only startup,storm,testrun,flowread,iperf
+#
+# Builds the main project into build-bench/tracekit and the helpers (bench/CMakeLists.txt)
+# into build-bench/helpers, installs what only the bench needs (python3-bpfcc,
+# python3-pyroute2, iperf3) with apt-get, and keeps raw output in
+# build-bench/results/<time>/. Every process is bounded by a timeout; the network
+# namespaces, kernel.bpf_stats_enabled and any tracer still running are cleaned up on
+# exit, whatever happens.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=$root/bench
+
+quick=0
+write_doc=1
+only="startup,storm,testrun,flowread,iperf"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1; write_doc=0 ;;
+    --no-doc) write_doc=0 ;;
+    --only) only=$2; shift ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+want() { [[ ",$only," == *",$1,"* ]]; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "run.sh: loads BPF programs and creates network namespaces: run it as root" >&2
+  exit 1
+fi
+
+if [ $quick -eq 1 ]; then
+  STARTUP_RUNS=2 EXECS=4000 STORM_REPS=1 TESTRUN_RUNS=2 FLOW_RUNS=2 IPERF_SECS=2 IPERF_REPS=1
+else
+  STARTUP_RUNS=${STARTUP_RUNS:-5} EXECS=${EXECS:-20000} STORM_REPS=${STORM_REPS:-3}
+  TESTRUN_RUNS=${TESTRUN_RUNS:-5} FLOW_RUNS=${FLOW_RUNS:-5} IPERF_SECS=${IPERF_SECS:-5} IPERF_REPS=${IPERF_REPS:-3}
+fi
+TESTRUN_REPEAT=1000000
+FLOWS=100000
+PY=/usr/bin/python3
+
+log() { echo "bench: $*" >&2; }
+
+# ---- dependencies ---------------------------------------------------------------------
+"$root/scripts/setup.sh" --deps-only
+missing=()
+for p in python3-bpfcc python3-pyroute2 iperf3; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >/tmp/tracekit-bench-apt.log 2>&1 || { tail -n 20 /tmp/tracekit-bench-apt.log; exit 1; }
+fi
+
+# ---- build ----------------------------------------------------------------------------
+stamp=$(date +%Y%m%d-%H%M%S)
+res=$root/build-bench/results/$stamp
+mkdir -p "$res"
+R=$res/results.txt
+: >"$R"
+put() { echo "$*" >>"$R"; }  # key value...
+
+tk=$root/build-bench/tracekit
+hb=$root/build-bench/helpers
+log "building tracekit into $tk (RelWithDebInfo, as scripts/setup.sh builds it)"
+cmake -S "$root" -B "$tk" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$res/build.log" 2>&1
+cmake --build "$tk" -j "$(nproc)" --target tracekit_bpf >>"$res/build.log" 2>&1
+tools=()
+for dir in "$root"/programs/*/; do
+  t=$(basename "$dir")
+  if cmake --build "$tk" -j "$(nproc)" --target "$t" >>"$res/build.log" 2>&1; then
+    tools+=("$t")
+  else
+    log "tool $t does not build; its rows are left out (see $res/build.log)"
+    put "missing $t does-not-build"
+  fi
+done
+have() { [[ " ${tools[*]} " == *" $1 "* ]]; }
+for t in execve_dumb execve_enriched tcp_tracker tcp_duration; do
+  [ -d "$root/programs/$t" ] || put "missing $t not-in-repo"
+done
+cmake -S "$bench" -B "$hb" -DTRACEKIT_BUILD_DIR="$tk" >>"$res/build.log" 2>&1
+cmake --build "$hb" -j "$(nproc)" >>"$res/build.log" 2>&1
+log "tools built: ${tools[*]:-none}"
+
+# Python bcc compiles against the same header tree as our tools.
+BCC_KERNEL_SOURCE=$("$hb/bench_bpf" headers 2>/dev/null)
+export BCC_KERNEL_SOURCE
+
+# ---- machine --------------------------------------------------------------------------
+{
+  echo "kernel $(uname -r)"
+  echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  echo "cores $(nproc)"
+  echo "memory_gib $(awk '/MemTotal/ {printf "%.1f", $2/1048576}' /proc/meminfo)"
+  echo "os $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "bcc $(dpkg-query -W -f='${Version}' libbpfcc 2>/dev/null)"
+  echo "libbpf $(dpkg-query -W -f='${Version}' libbpf1 2>/dev/null)"
+  echo "python $($PY -c 'import platform; print(platform.python_version())')"
+  echo "loadavg_start $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null)"
+  echo "quick $quick"
+} >"$res/machine.txt"
+
+# ---- cleanup --------------------------------------------------------------------------
+ns_a=tkbench$$a
+ns_b=tkbench$$b
+veth_a=tkb$$a
+veth_b=tkb$$b
+addr_a=198.18.0.1  # RFC 2544 benchmarking range, only inside our own namespaces
+addr_b=198.18.0.2
+stats_old=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+cleanup() {
+  local rc=$?
+  # Any tracer or iperf3 still running in our namespaces.
+  for ns in "$ns_a" "$ns_b"; do
+    if [ -e "/run/netns/$ns" ]; then
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    fi
+  done
+  ip netns del "$ns_a" 2>/dev/null || true
+  ip netns del "$ns_b" 2>/dev/null || true
+  sysctl -qw kernel.bpf_stats_enabled="$stats_old" >/dev/null 2>&1 || true
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+make_netns() {
+  ip netns add "$ns_a"
+  ip netns add "$ns_b"
+  ip link add "$veth_a" netns "$ns_a" type veth peer name "$veth_b" netns "$ns_b"
+  ip -n "$ns_a" addr add "$addr_a/30" dev "$veth_a"
+  ip -n "$ns_b" addr add "$addr_b/30" dev "$veth_b"
+  ip -n "$ns_a" link set lo up
+  ip -n "$ns_b" link set lo up
+  ip -n "$ns_a" link set "$veth_a" up
+  ip -n "$ns_b" link set "$veth_b" up
+}
+make_netns
+
+# ---- the tracers ----------------------------------------------------------------------
+# ours_cmd TOOL / theirs_cmd TOOL: the command line of each tracer as bench_trace runs
+# it. TC tools run inside $ns_a on $veth_a (ingress+egress).
+ours_cmd() {
+  case $1 in
+    execve_dumb) echo "$tk/execve_dumb" ;;
+    execve_enriched) echo "$tk/execve_enriched" ;;
+    tcp_tracker) echo "ip netns exec $ns_a $tk/tcp_tracker $veth_a" ;;
+    tcp_duration) echo "ip netns exec $ns_a $tk/tcp_duration $veth_a" ;;
+  esac
+}
+theirs_cmd() {
+  case $1 in
+    execve_*) echo "$PY $bench/baseline/$1.py" ;;
+    tcp_*) echo "ip netns exec $ns_a $PY $bench/baseline/$1.py $veth_a" ;;
+  esac
+}
+
+# trace KEY [bench_trace options] -- CMD...: runs bench_trace, keeps its key=value
+# output in $res/KEY.kv, the tracer's stdout/stderr in $res/KEY.out / KEY.err.
+trace() {
+  local key=$1
+  shift
+  timeout -k 10 600 "$hb/bench_trace" --out "$res/$key.out" --err "$res/$key.err" "$@" >"$res/$key.kv" || {
+    log "$key: tracer failed (see $res/$key.err)"
+    return 1
+  }
+}
+kv() { sed -n "s/^$2=//p" "$res/$1.kv" | tail -n1; }  # kv KEY FIELD
+
+# ---- 1+2. start-up and memory ---------------------------------------------------------
+if want startup; then
+  for t in execve_dumb execve_enriched tcp_tracker tcp_duration; do
+    for side in ours theirs; do
+      if [ $side = ours ] && ! have "$t"; then continue; fi
+      cmd=$(${side}_cmd "$t")
+      log "start-up: $side $t x$STARTUP_RUNS"
+      for i in $(seq "$STARTUP_RUNS"); do
+        key=startup-$side-$t-$i
+        # shellcheck disable=SC2086
+        trace "$key" --settle 1 -- $cmd || continue
+        put "startup/$t/$side $(kv "$key" startup_s)"
+        for f in vmhwm_kib rss_anon_kib rss_file_kib; do put "mem/$t/$side/$f $(kv "$key" $f)"; done
+      done
+    done
+  done
+fi
+
+# ---- 3. execve under load -------------------------------------------------------------
+# Lost events, from the tracer's last words on stderr: ours "Traced N execve calls ...,
+# M lost (ring buffer)", the baseline "Lost M events".
+lost_of() {  # lost_of KEY
+  grep -oE '([0-9]+ lost \(|Lost [0-9]+ events)' "$res/$1.err" | grep -oE '[0-9]+' | tail -n1 || true
+}
+storm_traced() {  # storm_traced CONFIG REP CMD...
+  local config=$1 rep=$2
+  shift 2
+  local key=storm-$config-$rep
+  trace "$key" --settle 1 --drain 30 --run "$hb/bench_storm -n $EXECS -j 2" -- "$@" || return 0
+  local events lost
+  events=$(grep -cE "bench_storm|/bin/true" "$res/$key.out" || true)
+  lost=$(lost_of "$key")
+  put "storm/$config/rate $(kv "$key" rate)"
+  put "storm/$config/execs $(kv "$key" execs)"
+  put "storm/$config/events ${events:-0}"
+  put "storm/$config/lost ${lost:-unknown}"
+  put "storm/$config/cpu_ns $(kv "$key" cpu_ns)"
+  put "storm/$config/cpu_ticks $(kv "$key" cpu_ticks)"
+  put "storm/$config/bpf_run_ns $(kv "$key" bpf_run_ns)"
+  put "storm/$config/bpf_run_cnt $(kv "$key" bpf_run_cnt)"
+}
+if want storm; then
+  sysctl -qw kernel.bpf_stats_enabled=1
+  for rep in $(seq "$STORM_REPS"); do
+    log "exec storm $rep/$STORM_REPS: $EXECS execs, no tracer / ours / theirs"
+    timeout 600 "$hb/bench_storm" -n "$EXECS" -j 2 >"$res/storm-none-$rep.kv" || true
+    put "storm/none/rate $(sed -n 's/^rate=//p' "$res/storm-none-$rep.kv")"
+    if have execve_enriched; then
+      # shellcheck disable=SC2046
+      storm_traced ours "$rep" $(ours_cmd execve_enriched)
+      # shellcheck disable=SC2046
+      storm_traced ours_perf "$rep" $(ours_cmd execve_enriched) --buffer perf
+    fi
+    # shellcheck disable=SC2046
+    storm_traced theirs "$rep" $(theirs_cmd execve_enriched)
+  done
+  sysctl -qw kernel.bpf_stats_enabled="$stats_old"
+fi
+
+# ---- 4. per-packet cost (BPF_PROG_TEST_RUN) ----------------------------------------------
+testrun() {  # testrun NAME FRAME bench_bpf-args...
+  local name=$1 frame=$2
+  shift 2
+  log "test run: $name ($frame)"
+  if timeout 300 "$hb/bench_bpf" testrun "$@" --frame "$frame" --repeat $TESTRUN_REPEAT --runs "$TESTRUN_RUNS" \
+       >"$res/testrun-$name-$frame.kv" 2>"$res/testrun-$name-$frame.err"; then
+    put "testrun/$name/$frame $(sed -n 's/^ns_per_packet=//p' "$res/testrun-$name-$frame.kv")"
+  else
+    log "test run $name failed (see $res/testrun-$name-$frame.err)"
+  fi
+}
+if want testrun; then
+  for frame in tcp4 tcp6; do
+    testrun floor "$frame" --text "$bench/bpf/empty_classifier.bpf.c" --fn empty_classifier
+    testrun theirs_tcp_tracker "$frame" --text "$bench/baseline/tcp_tracker.bpf.c" --fn trace_tcp_connections
+    testrun theirs_tcp_duration "$frame" --text "$bench/baseline/tcp_duration.bpf.c" --fn trace_tcp_duration
+    have tcp_tracker && testrun ours_tcp_tracker "$frame" --tool tcp_tracker --fn trace_tcp_tracker
+    have tcp_duration && testrun ours_tcp_duration "$frame" --tool tcp_duration --fn trace_tcp_duration
+  done
+fi
+
+# ---- 5. flow table read ---------------------------------------------------------------
+if want flowread; then
+  log "flow-table read: $FLOWS flows"
+  if have tcp_tracker; then
+    timeout 300 "$hb/bench_bpf" flowread --flows $FLOWS --runs "$FLOW_RUNS" >"$res/flowread-ours.kv" 2>"$res/flowread-ours.err" || true
+    put "flowread/ours $(sed -n 's/^read_ms=//p' "$res/flowread-ours.kv")"
+    put "flowread/ours_flows $(sed -n 's/^flows_read=//p' "$res/flowread-ours.kv")"
+  fi
+  timeout 300 $PY "$bench/baseline/flow_read.py" --flows $FLOWS --runs "$FLOW_RUNS" >"$res/flowread-theirs.kv" 2>"$res/flowread-theirs.err" || true
+  put "flowread/theirs $(sed -n 's/^items_ms=//p' "$res/flowread-theirs.kv")"
+  put "flowread/theirs_flows $(sed -n 's/^items_flows=//p' "$res/flowread-theirs.kv")"
+  put "flowread/theirs_batch $(sed -n 's/^batch_ms=//p' "$res/flowread-theirs.kv")"
+fi
+
+# ---- 6. throughput through the traced veth ----------------------------------------------
+iperf_cmd="$bench/iperf_once.sh $ns_a $ns_b $addr_b $IPERF_SECS"
+if want iperf; then
+  for rep in $(seq "$IPERF_REPS"); do
+    log "iperf3 $rep/$IPERF_REPS: ${IPERF_SECS}s each, no filter / ours / theirs"
+    timeout 120 $iperf_cmd >"$res/iperf-none-$rep.kv" 2>&1 || true
+    put "iperf/none $(sed -n 's/^gbps=//p' "$res/iperf-none-$rep.kv")"
+    for t in tcp_tracker tcp_duration; do
+      for side in ours theirs; do
+        if [ $side = ours ] && ! have "$t"; then continue; fi
+        key=iperf-$side-$t-$rep
+        # shellcheck disable=SC2046
+        trace "$key" --settle 0.5 --drain 0 --run "$iperf_cmd" -- $(${side}_cmd "$t") || continue
+        put "iperf/${side}_$t $(kv "$key" gbps)"
+      done
+    done
+  done
+fi
+
+echo "loadavg_end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$res/machine.txt"
+
+# ---- report ---------------------------------------------------------------------------
+$PY "$bench/report.py" "$res" >"$res/PERFORMANCE-section.md"
+cat "$res/PERFORMANCE-section.md"
+if [ $write_doc -eq 1 ]; then
+  $PY "$bench/report.py" --splice "$root/docs/PERFORMANCE.md" "$res/PERFORMANCE-section.md"
+  log "wrote docs/PERFORMANCE.md (raw output: $res)"
+else
+  log "results in $res (docs/PERFORMANCE.md not touched)"
+fi
