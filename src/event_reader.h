@@ -42,8 +42,12 @@
 //   }
 //   #else
 //   BPF_PERF_OUTPUT(events);
-//   #define emit(ctx, data, size) events.perf_submit(ctx, data, size)
+//   static __always_inline void emit(void *ctx, void *data, u32 size)
+//   {
+//           events.perf_submit(ctx, data, size);  /* the kernel counts lost samples */
+//   }
 //   #endif
+//   (bcc refuses map methods inside a macro: emit must be a function.)
 //
 // Why not bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA)? bcc 0.26's frontend rewrites
 // map references only in method calls (events.ringbuf_output(...)), and has no

@@ -80,7 +80,11 @@ static __always_inline void emit(void *ctx, void *data, u32 size)
 }
 #else
 BPF_PERF_OUTPUT(events);
-#define emit(ctx, data, size) events.perf_submit(ctx, data, size)
+/* Lost samples are counted by the kernel and reported to the reader. */
+static __always_inline void emit(void *ctx, void *data, u32 size)
+{
+	events.perf_submit(ctx, data, size);
+}
 #endif
 
 /* pid -> pid of the process that forked it; removed when the task exits. */
