@@ -41,6 +41,8 @@
 #define TD_NEXTHDR_AH 51
 #define TD_NEXTHDR_DEST 60
 
+#define PULL_MAX 512 /* bytes made linear when the headers are not */
+
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
@@ -280,6 +282,18 @@ int tcp_duration(struct __sk_buff *skb)
 	int dir = TD_C2S;
 	int r = parse(skb, &k, &flags);
 
+	if (r < 0) {
+		/* Headers not all in the linear data (rare: the stack keeps TCP/IP headers
+		 * linear). Make up to PULL_MAX bytes linear once, as tcp_tracker does; this
+		 * changes the skb's layout, never the packet's bytes. */
+		u32 want = skb->len < PULL_MAX ? skb->len : PULL_MAX;
+		struct td_key empty = {};
+
+		if (bpf_skb_pull_data(skb, want) == 0) {
+			k = empty;
+			r = parse(skb, &k, &flags);
+		}
+	}
 	if (r < 0)
 		stat_inc(TD_STAT_UNPARSED);
 	if (r <= 0)
