@@ -85,6 +85,9 @@ def section(res):
     w(f"| OS | {m.get('os', '?')}; bcc {m.get('bcc', '?')}, libbpf {m.get('libbpf', '?')}, "
       f"Python {m.get('python', '?')} |")
     w(f"| Load average | {m.get('loadavg_start', '?')} at start, {m.get('loadavg_end', '?')} at end |")
+    busy = [f"{k[len('busy_before_'):]} {v}" for k, v in m.items() if k.startswith("busy_before_")]
+    if busy:
+        w(f"| CPU busy (2 s) before each section | {', '.join(busy)} |")
     w("")
     if missing:
         w("Missing: " + "; ".join(f"{x.split()[0]} ({' '.join(x.split()[1:])})" for x in missing)
@@ -123,12 +126,14 @@ def section(res):
     w(f"An exec storm of {n_execs if n_execs else '?'} fork+exec of /bin/true from two workers"
       " (bench_storm), with no tracer, with execve_enriched (ring buffer, and --buffer perf), and with"
       " the Python baseline (perf buffer, one wakeup per event as bcc's default). Medians over the"
-      " repetitions. Events: lines of the tracer's output made by the storm's processes. Tracer CPU:"
-      " the tracer's time on CPU during the storm and until its output stopped growing (schedstat,"
-      " ns; the /proc/PID/stat utime+stime figure, 10 ms ticks, is in parentheses). BPF time: the"
-      " run_time_ns of all the tracer's programs (/proc/PID/fdinfo, kernel.bpf_stats_enabled=1 for all"
-      " configurations) during the storm, per exec of the storm (\"per exec\": what a traced exec pays,"
-      " whatever number of programs it runs) and per program run (run_time_ns / run_cnt).")
+      " repetitions. Events received: lines of the tracer's output made by the storm's execs (each"
+      " repetition). Tracer CPU per event: the tracer's time on CPU during the storm and until its"
+      " output stopped growing (schedstat, ns; the /proc/PID/stat utime+stime figure, 10 ms ticks, in"
+      " parentheses), divided by every event line it printed. BPF time per exec: the run_time_ns of"
+      " all the tracer's programs during the storm (/proc/PID/fdinfo, kernel.bpf_stats_enabled=1 for"
+      " all configurations) divided by the run_cnt of its execve tracepoint program: what one traced"
+      " exec pays, whatever number of programs the tracer hooks (ours also hooks fork and exit to know"
+      " the parent). Per program run: run_time_ns / run_cnt over all its programs.")
     w("")
     configs = [("none", "no tracer"), ("ours", "ours, ring buffer"), ("ours_perf", "ours, perf buffer"),
                ("theirs", "theirs (Python, perf buffer)")]
@@ -152,21 +157,21 @@ def section(res):
             "n/a" if not ev else " / ".join(str(int(x)) for x in ev))
         lost = data.get(f"storm/{c}/lost", [])
         rows["lost"].append("n/a" if not lost else " / ".join(lost))
-        cpu = per_run(data, c, "cpu_ns", "events", 1e-3)
-        ticks = per_run(data, c, "cpu_ticks", "events", 1e4)  # 10 ms ticks -> us
+        cpu = per_run(data, c, "cpu_ns", "all_events", 1e-3)
+        ticks = per_run(data, c, "cpu_ticks", "all_events", 1e4)  # 10 ms ticks -> us
         rows["tracer CPU per event"].append("n/a" if cpu is None else f"{cpu:.2f} us ({fmt(ticks, '.1f')} us)")
-        bpf = per_run(data, c, "bpf_run_ns", "execs", 1e-3)
+        bpf = per_run(data, c, "bpf_run_ns", "bpf_execs", 1e-3)
         rows["BPF time per exec"].append(fmt(bpf, ".2f", " us"))
-        runs = per_run(data, c, "bpf_run_cnt", "execs")
+        runs = per_run(data, c, "bpf_run_cnt", "bpf_execs")
         inv = per_run(data, c, "bpf_run_ns", "bpf_run_cnt", 1e-3)
         rows["BPF time per program run"].append(
             "n/a" if inv is None else f"{inv:.2f} us ({fmt(runs, '.1f')} runs/exec)")
     for k, cells in rows.items():
         w(f"| {k} | " + " | ".join(cells) + " |")
     w("")
-    cpu = per_run(data, "ours", "cpu_ns", "events", 1e-3)
+    cpu = per_run(data, "ours", "cpu_ns", "all_events", 1e-3)
     targets.append(("tracer CPU per exec event at most 3.5 us", fmt(cpu, ".2f", " us"), verdict(cpu, 3.5)))
-    bpf = per_run(data, "ours", "bpf_run_ns", "execs", 1e-3)
+    bpf = per_run(data, "ours", "bpf_run_ns", "bpf_execs", 1e-3)
     targets.append(("BPF time per traced exec at most 1.5 us", fmt(bpf, ".2f", " us"), verdict(bpf, 1.5)))
     r = ratio(med(data, "storm/ours/rate"), base_rate)
     targets.append(("exec rate while traced at least 97% of untraced", fmt(r and r * 100, ".1f", "%"),
@@ -210,13 +215,15 @@ def section(res):
     w("### Flow table read")
     w("")
     w("tcp_tracker's map filled with 100,000 flows, one full read timed (median of the runs): ours"
-      " with the tool's batched read, theirs with Python bcc's `items()` on the original's map (its"
+      " with the tool's reader (src/map_reader.h, BPF_MAP_LOOKUP_BATCH), theirs with Python bcc's `items()` on the original's map (its"
       " size raised to hold the flows), and bcc's `items_lookup_batch()` for reference.")
     w("")
     w("| Reader | Flows read | Time |")
     w("| --- | ---: | ---: |")
     fo = med(data, "flowread/ours")
     w(f"| ours (batched) | {fmt(med(data, 'flowread/ours_flows'), '.0f')} | {fmt(fo, '.1f', ' ms')} |")
+    w(f"| ours, one entry at a time (HashMapReader's fallback) | |"
+      f" {fmt(med(data, 'flowread/ours_iter'), '.1f', ' ms')} |")
     w(f"| Python bcc items() | {fmt(med(data, 'flowread/theirs_flows'), '.0f')} |"
       f" {fmt(med(data, 'flowread/theirs'), '.1f', ' ms')} |")
     w(f"| Python bcc items_lookup_batch() | | {fmt(med(data, 'flowread/theirs_batch'), '.1f', ' ms')} |")
@@ -234,6 +241,7 @@ def section(res):
     w("| --- | ---: | ---: |")
     none = med(data, "iperf/none")
     for key, label in [("none", "no filter"), ("ours_tcp_tracker", "tcp_tracker (ours)"),
+                       ("ours_clsact_tcp_tracker", "tcp_tracker (ours, --attach clsact)"),
                        ("theirs_tcp_tracker", "tcp_tracker (original)"),
                        ("ours_tcp_duration", "tcp_duration (ours)"),
                        ("theirs_tcp_duration", "tcp_duration (original)")]:

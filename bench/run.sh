@@ -148,6 +148,31 @@ make_netns() {
 }
 make_netns
 
+# ---- quiet machine --------------------------------------------------------------------
+# The numbers mean little while something else keeps the two cores busy (a build, other
+# tests): before each section, wait (bounded, QUIET_WAIT seconds) until the CPUs were
+# at most QUIET_BUSY % busy over two seconds, and record what was found.
+QUIET_WAIT=${QUIET_WAIT:-300}
+QUIET_BUSY=${QUIET_BUSY:-15}
+[ $quick -eq 1 ] && QUIET_WAIT=0
+busy_pct() {  # CPU busy % over 2 s, from /proc/stat
+  local a b
+  a=($(head -n1 /proc/stat)); sleep 2; b=($(head -n1 /proc/stat))
+  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+wait_quiet() {  # wait_quiet SECTION
+  local start=$SECONDS busy
+  busy=$(busy_pct)
+  while [ "$busy" -gt "$QUIET_BUSY" ] && [ $((SECONDS - start)) -lt "$QUIET_WAIT" ]; do
+    [ $((SECONDS - start)) -lt 3 ] && log "machine $busy% busy: waiting up to ${QUIET_WAIT}s for it to calm down"
+    busy=$(busy_pct)
+  done
+  echo "busy_before_$1 ${busy}%" >>"$res/machine.txt"
+  [ "$busy" -le "$QUIET_BUSY" ] || log "machine still $busy% busy before $1: measuring anyway"
+}
+
 # ---- the tracers ----------------------------------------------------------------------
 # ours_cmd TOOL / theirs_cmd TOOL: the command line of each tracer as bench_trace runs
 # it. TC tools run inside $ns_a on $veth_a (ingress+egress).
@@ -180,6 +205,7 @@ kv() { sed -n "s/^$2=//p" "$res/$1.kv" | tail -n1; }  # kv KEY FIELD
 
 # ---- 1+2. start-up and memory ---------------------------------------------------------
 if want startup; then
+  wait_quiet startup
   for t in execve_dumb execve_enriched tcp_tracker tcp_duration; do
     for side in ours theirs; do
       if [ $side = ours ] && ! have "$t"; then continue; fi
@@ -207,19 +233,34 @@ storm_traced() {  # storm_traced CONFIG REP CMD...
   shift 2
   local key=storm-$config-$rep
   trace "$key" --settle 1 --drain 30 --run "$hb/bench_storm -n $EXECS -j 2" -- "$@" || return 0
-  local events lost
-  events=$(grep -cE "bench_storm|/bin/true" "$res/$key.out" || true)
-  lost=$(lost_of "$key")
+  # The storm's events: the caller's comm is bench_storm (and ours names the file);
+  # all events: every event line (the tracer also saw the rest of the machine's execs).
+  local storm_events all_events
+  case $config in
+    ours*)
+      storm_events=$(grep -cE ' bench_storm +0 +/bin/true( |$)' "$res/$key.out" || true)
+      all_events=$(grep -cvE '^PID +PPID' "$res/$key.out" || true) ;;
+    *)
+      storm_events=$(grep -c 'Command =  bench_storm,' "$res/$key.out" || true)
+      all_events=$(grep -c '^PID = ' "$res/$key.out" || true) ;;
+  esac
+  # execve calls seen by the BPF side: run_cnt of the sys_enter/exit_execve program
+  # (bcc names both "syscalls__sys_e..."; they run equally often).
+  local bpf_execs
+  bpf_execs=$(sed -n 's/^bpf_prog=[0-9]*:syscalls__sys_e[^:]*:[0-9]*:\([0-9]*\)$/\1/p' "$res/$key.kv" | sort -n | tail -n1)
   put "storm/$config/rate $(kv "$key" rate)"
   put "storm/$config/execs $(kv "$key" execs)"
-  put "storm/$config/events ${events:-0}"
-  put "storm/$config/lost ${lost:-unknown}"
+  put "storm/$config/events ${storm_events:-0}"
+  put "storm/$config/all_events ${all_events:-0}"
+  put "storm/$config/lost $(lost_of "$key")"
   put "storm/$config/cpu_ns $(kv "$key" cpu_ns)"
   put "storm/$config/cpu_ticks $(kv "$key" cpu_ticks)"
   put "storm/$config/bpf_run_ns $(kv "$key" bpf_run_ns)"
   put "storm/$config/bpf_run_cnt $(kv "$key" bpf_run_cnt)"
+  put "storm/$config/bpf_execs ${bpf_execs:-0}"
 }
 if want storm; then
+  wait_quiet storm
   sysctl -qw kernel.bpf_stats_enabled=1
   for rep in $(seq "$STORM_REPS"); do
     log "exec storm $rep/$STORM_REPS: $EXECS execs, no tracer / ours / theirs"
@@ -250,22 +291,25 @@ testrun() {  # testrun NAME FRAME bench_bpf-args...
   fi
 }
 if want testrun; then
+  wait_quiet testrun
   for frame in tcp4 tcp6; do
     testrun floor "$frame" --text "$bench/bpf/empty_classifier.bpf.c" --fn empty_classifier
     testrun theirs_tcp_tracker "$frame" --text "$bench/baseline/tcp_tracker.bpf.c" --fn trace_tcp_connections
     testrun theirs_tcp_duration "$frame" --text "$bench/baseline/tcp_duration.bpf.c" --fn trace_tcp_duration
     have tcp_tracker && testrun ours_tcp_tracker "$frame" --tool tcp_tracker --fn trace_tcp_tracker
-    have tcp_duration && testrun ours_tcp_duration "$frame" --tool tcp_duration --fn trace_tcp_duration
+    have tcp_duration && testrun ours_tcp_duration "$frame" --tool tcp_duration --fn tcp_duration -DUSE_RINGBUF
   done
 fi
 
 # ---- 5. flow table read ---------------------------------------------------------------
 if want flowread; then
+  wait_quiet flowread
   log "flow-table read: $FLOWS flows"
   if have tcp_tracker; then
     timeout 300 "$hb/bench_bpf" flowread --flows $FLOWS --runs "$FLOW_RUNS" >"$res/flowread-ours.kv" 2>"$res/flowread-ours.err" || true
     put "flowread/ours $(sed -n 's/^read_ms=//p' "$res/flowread-ours.kv")"
     put "flowread/ours_flows $(sed -n 's/^flows_read=//p' "$res/flowread-ours.kv")"
+    put "flowread/ours_iter $(sed -n 's/^iter_read_ms=//p' "$res/flowread-ours.kv")"
   fi
   timeout 300 $PY "$bench/baseline/flow_read.py" --flows $FLOWS --runs "$FLOW_RUNS" >"$res/flowread-theirs.kv" 2>"$res/flowread-theirs.err" || true
   put "flowread/theirs $(sed -n 's/^items_ms=//p' "$res/flowread-theirs.kv")"
@@ -276,6 +320,7 @@ fi
 # ---- 6. throughput through the traced veth ----------------------------------------------
 iperf_cmd="$bench/iperf_once.sh $ns_a $ns_b $addr_b $IPERF_SECS"
 if want iperf; then
+  wait_quiet iperf
   for rep in $(seq "$IPERF_REPS"); do
     log "iperf3 $rep/$IPERF_REPS: ${IPERF_SECS}s each, no filter / ours / theirs"
     timeout 120 $iperf_cmd >"$res/iperf-none-$rep.kv" 2>&1 || true
@@ -289,6 +334,12 @@ if want iperf; then
         put "iperf/${side}_$t $(kv "$key" gbps)"
       done
     done
+    if have tcp_tracker; then  # ours on the same kind of hook as the original's
+      key=iperf-ours_clsact-tcp_tracker-$rep
+      # shellcheck disable=SC2046
+      trace "$key" --settle 0.5 --drain 0 --run "$iperf_cmd" -- $(ours_cmd tcp_tracker) --attach clsact &&
+        put "iperf/ours_clsact_tcp_tracker $(kv "$key" gbps)"
+    fi
   done
 fi
 

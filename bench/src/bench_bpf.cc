@@ -19,6 +19,8 @@
 #include <linux/tcp.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +33,10 @@
 #include "bpf_program.h"
 #include "error.h"
 #include "log.h"
+#include "map_reader.h"
+#ifdef BENCH_HAVE_TCP_TRACKER
+#include "tcp_tracker.h"
+#endif
 
 namespace {
 
@@ -181,6 +187,69 @@ int cmd_testrun(int argc, char** argv) {
   std::printf("\n");
   return 0;
 }
+
+#ifdef BENCH_HAVE_TCP_TRACKER
+// Fills tcp_tracker's flow table (the tool's own BPF text, its size raised with the
+// tool's -DTCP_TRACKER_MAX_FLOWS) with `flows` distinct IPv4 flows, then times full
+// reads with the tool's HashMapReader (BPF_MAP_LOOKUP_BATCH: a few system calls for
+// the whole table), and with its one-entry-at-a-time fallback for reference.
+int flowread(long flows, int runs) {
+  long size = 1;
+  while (size < flows * 2) size *= 2;
+  BpfProgram prog;
+  LoadOptions load{"", {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(size)}, true, false};
+  prog.load(bench::embedded_text("tcp_tracker"), load);
+  prog.load_function("trace_tcp_tracker", BPF_PROG_TYPE_SCHED_CLS);
+  prog.free_compiler_memory();
+  int fd = prog.map_fd("flows");
+
+  std::vector<flow_key> keys(flows);
+  std::vector<flow_value> values(flows);
+  for (long f = 0; f < flows; ++f) {
+    flow_key& k = keys[f];
+    std::memset(&k, 0, sizeof k);
+    uint32_t src = htonl(0xC6120001u + static_cast<uint32_t>(f >> 16));  // 198.18.x.x
+    uint32_t dst = htonl(0xC6130002u);
+    std::memcpy(k.saddr, &src, 4);
+    std::memcpy(k.daddr, &dst, 4);
+    k.sport = static_cast<__u16>(1024 + (f & 0xffff) % 60000);
+    k.dport = static_cast<__u16>(443 + (f & 0xffff) / 60000);
+    k.family = 4;
+    values[f] = {static_cast<__u64>(1000 + f), static_cast<__u64>(1 + f % 7), static_cast<__u64>(1 + f % 7)};
+  }
+  bpf_map_batch_opts opts{};
+  opts.sz = sizeof(opts);
+  for (long start = 0; start < flows; start += 10000) {
+    __u32 n = static_cast<__u32>(std::min(10000L, flows - start));
+    if (bpf_map_update_batch(fd, &keys[start], &values[start], &n, &opts) != 0)
+      throw tracekit::Error("BPF_MAP_UPDATE_BATCH: " + std::string(std::strerror(errno)));
+  }
+
+  // The tool's reader (src/map_reader.h), batched as the tool runs it, and the
+  // one-entry-at-a-time fallback for reference.
+  auto time_reads = [&](tracekit::MapReadMode mode, long& read, size_t& syscalls) {
+    tracekit::HashMapReader reader(fd, sizeof(flow_key), sizeof(flow_value), static_cast<uint32_t>(size), mode);
+    std::vector<double> ms;
+    for (int r = 0; r < runs; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      read = static_cast<long>(reader.read(false));
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      syscalls = reader.syscalls();
+    }
+    return ms;
+  };
+  long read = 0, read_iter = 0;
+  size_t calls = 0, calls_iter = 0;
+  std::vector<double> ms = time_reads(tracekit::MapReadMode::Batch, read, calls);
+  std::vector<double> ms_iter = time_reads(tracekit::MapReadMode::Iterate, read_iter, calls_iter);
+  std::printf("iter_flows_read=%ld\niter_read_ms=%.2f\niter_syscalls=%zu\nsyscalls=%zu\n", read_iter,
+              median(ms_iter), calls_iter, calls);
+  std::printf("flows_read=%ld\nread_ms=%.2f\nmap_size=%ld\nruns_ms=", read, median(ms), size);
+  for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.2f", i ? "," : "", ms[i]);
+  std::printf("\n");
+  return read == flows ? 0 : 1;
+}
+#endif
 
 int cmd_flowread(int argc, char** argv) {
   long flows = 100000;
