@@ -219,6 +219,16 @@ if want startup; then
         for f in vmhwm_kib rss_anon_kib rss_file_kib; do put "mem/$t/$side/$f $(kv "$key" $f)"; done
       done
     done
+    # The compile alone (bcc's two clang passes over the text, same loader for both
+    # texts): the part of the start-up that the BPF text decides.
+    cflags=()
+    case $t in execve_enriched|tcp_duration) cflags=(-DUSE_RINGBUF) ;; esac
+    if have "$t"; then
+      timeout 120 "$hb/bench_bpf" compile --tool "$t" "${cflags[@]}" --runs 3 >"$res/compile-ours-$t.kv" 2>/dev/null &&
+        put "compile/$t/ours $(sed -n 's/^compile_s=//p' "$res/compile-ours-$t.kv")"
+    fi
+    timeout 120 "$hb/bench_bpf" compile --text "$bench/baseline/$t.bpf.c" --runs 3 >"$res/compile-theirs-$t.kv" 2>/dev/null &&
+      put "compile/$t/theirs $(sed -n 's/^compile_s=//p' "$res/compile-theirs-$t.kv")"
   done
 fi
 

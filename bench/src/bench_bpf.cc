@@ -9,6 +9,9 @@
 //       Loads FUNCTION as a SCHED_CLS program and runs it with BPF_PROG_TEST_RUN on a
 //       crafted Ethernet/IP/TCP frame, --repeat times per run: prints ns_per_packet
 //       (median of --runs, as the kernel measures it) and every run.
+//   bench_bpf compile (--text FILE | --tool NAME) [--runs 3] [-DNAME=VALUE ...]
+//       Times BpfProgram::load (privilege checks + bcc compile, nothing loaded into the
+//       kernel): prints compile_s, the median.
 //   bench_bpf flowread --flows 100000 [--runs 5]
 //       Fills tcp_tracker's flow map with --flows flows and times full reads of it.
 #include <arpa/inet.h>
@@ -251,6 +254,45 @@ int flowread(long flows, int runs) {
 }
 #endif
 
+// Time of BpfProgram::compile (bcc's two clang passes, no load) of one text, median of
+// --runs: the part of a tool's start-up that the size of its BPF text decides.
+int cmd_compile(int argc, char** argv) {
+  std::string text_file, tool;
+  int runs = 3;
+  std::vector<std::string> cflags;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--text") text_file = value();
+    else if (a == "--tool") tool = value();
+    else if (a == "--runs") runs = std::stoi(value());
+    else if (a.rfind("-D", 0) == 0) cflags.push_back(a);
+    else usage("unknown option " + a);
+  }
+  if (text_file.empty() == tool.empty()) usage("compile needs one of --text / --tool");
+  std::string text;
+  if (!tool.empty()) {
+    const char* t = bench::embedded_text(tool);
+    if (!t) usage("tool " + tool + " was not built");
+    text = t;
+  } else {
+    text = read_text(text_file);
+  }
+  std::vector<double> s;
+  for (int r = 0; r < runs; ++r) {
+    BpfProgram prog;
+    LoadOptions load{"", cflags, false, false};
+    auto t0 = std::chrono::steady_clock::now();
+    prog.load(text.c_str(), load);
+    s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::printf("compile_s=%.4f\n", median(s));
+  return 0;
+}
+
 int cmd_flowread(int argc, char** argv) {
   long flows = 100000;
   int runs = 5;
@@ -284,6 +326,7 @@ int main(int argc, char** argv) {
     if (cmd == "headers") return cmd_headers();
     if (cmd == "testrun") return cmd_testrun(argc, argv);
     if (cmd == "flowread") return cmd_flowread(argc, argv);
+    if (cmd == "compile") return cmd_compile(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_bpf: error: %s\n", e.what());
     return 1;
