@@ -39,16 +39,24 @@ constexpr const char* kExamples =
     "  tcp_duration eth0 -d 60 -o /tmp/s.dat  # one minute; /tmp/s.dat and /tmp/graph.png\n"
     "  tcp_duration eth0 --json --no-plot     # JSON lines on stdout and in the file, no picture\n"
     "  tcp_duration eth0 --log-x --bins 40    # picture with a log duration axis, 40 bars\n"
-    "  tcp_duration lo --direction ingress    # loopback: each packet passes lo twice, hook one side\n"
+    "  tcp_duration lo -d 10                  # loopback: hooked on ingress only (packets pass it twice)\n"
     "  tcp_duration --plot-only statistics.dat --plot old.png --size 1200x800  # re-draw only\n";
 
 using FilePtr = std::unique_ptr<FILE, int (*)(FILE*)>;
 
-// Header bytes in front of the IP header at the tc hook, from the device type.
-int l2_header_len(const std::string& ifname) {
+constexpr int kArphrdLoopback = 772;
+
+// ARPHRD_* type of a network device (in this netns), -1 if unknown.
+int device_type(const std::string& ifname) {
   std::ifstream in("/sys/class/net/" + ifname + "/type");
   int type = -1;
   in >> type;
+  return in ? type : -1;
+}
+
+// Header bytes in front of the IP header at the tc hook, from the device type.
+int l2_header_len(const std::string& ifname) {
+  const int type = device_type(ifname);
   switch (type) {
     case 1:    // ARPHRD_ETHER (veth, bridges, most NICs)
     case 772:  // ARPHRD_LOOPBACK (an all-zero Ethernet header)
@@ -157,7 +165,7 @@ int run(int argc, char** argv) {
     ("log-x", "logarithmic duration axis in the PNG, for wide ranges")
     ("size", "PNG size in pixels", cxxopts::value<std::string>()->default_value("800x600"), "WxH")
     ("m,milliseconds", "terminal histogram in milliseconds (default: microseconds)")
-    ("max-connections", "live connections tracked at once (LRU table: the least recently active are evicted)", cxxopts::value<std::string>()->default_value(std::to_string(TD_DEFAULT_MAX_CONNECTIONS)), "N")
+    ("max-connections", "live connections tracked at once (LRU table: the least recently active go first)", cxxopts::value<std::string>()->default_value(std::to_string(TD_DEFAULT_MAX_CONNECTIONS)), "N")
     ("buffer", "kernel-to-user transport: ring (ring buffer) or perf (perf buffer)", cxxopts::value<std::string>()->default_value("ring"), "KIND");
   // clang-format on
   auto parsed = cli.parse(argc, argv);
@@ -187,14 +195,25 @@ int run(int argc, char** argv) {
   const long max_conns = get_count(r, "max-connections", 16, 1L << 24);
   const BufferKind kind = parse_buffer_kind(r["buffer"].as<std::string>());
 
+  // On a loopback device every packet leaves (egress) and comes back (ingress): hooking
+  // both would count each packet twice and see each SYN as retransmitted.
+  if (device_type(tc_opts.ifname) == kArphrdLoopback) {
+    if (!r.count("direction")) {
+      tc_opts.directions = {TcDirection::Ingress};
+      spdlog::info("{} is a loopback device: hooking ingress only (each packet passes both hooks)", tc_opts.ifname);
+    } else if (tc_opts.directions.size() == 2) {
+      spdlog::warn("{} is a loopback device: with both directions every packet is counted twice", tc_opts.ifname);
+    }
+  }
   TcTool tc(tc_opts);  // "no such interface" now, before the slow compile
   FilePtr out(std::fopen(output.c_str(), "w"), &std::fclose);
   if (!out) throw Error("cannot write " + output + ": " + std::strerror(errno));
 
   BpfProgram prog;
-  LoadOptions load = TcTool::load_options(
-      cli.common(), {buffer_cflag(kind), "-DMAX_CONNECTIONS=" + std::to_string(max_conns),
-                     "-DL2_LEN=" + std::to_string(l2_header_len(tc.ifname()))});
+  std::vector<std::string> cflags = buffer_cflags(kind);
+  cflags.push_back("-DMAX_CONNECTIONS=" + std::to_string(max_conns));
+  cflags.push_back("-DL2_LEN=" + std::to_string(l2_header_len(tc.ifname())));
+  LoadOptions load = TcTool::load_options(cli.common(), cflags);
   prog.load(tcp_duration_bpf_text, load);
 
   const std::int64_t wall_offset = realtime_minus_monotonic_ns();

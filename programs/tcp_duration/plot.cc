@@ -39,11 +39,12 @@ std::string number(double v) {
   return buf;
 }
 
-// A duration with its own unit: "32.1 µs", "40.6 ms", "9.96 s".
+// A duration with its own unit, 3 digits: "32.1 µs", "405 ms", "1.00 s".
 std::string human_duration(double seconds) {
   const Unit u = pick_unit(seconds);
+  const double v = seconds * u.per_second;
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g %s", seconds * u.per_second, u.name);
+  std::snprintf(buf, sizeof buf, "%.*f %s", v >= 100 ? 0 : v >= 10 ? 1 : 2, v, u.name);
   return buf;
 }
 
@@ -104,7 +105,6 @@ void plot_histogram(const std::vector<double>& seconds, const PlotOptions& o) {
   const double pad = (x1 - x0) * 0.02;
   std::uint64_t top = 0;
   for (auto c : bins.counts) top = std::max(top, c);
-  const double ymax = top == 0 ? 1.0 : static_cast<double>(top) * 1.25;
 
   plsdev("pngcairo");
   plsfnam(tmp.c_str());
@@ -122,8 +122,18 @@ void plot_histogram(const std::vector<double>& seconds, const PlotOptions& o) {
   pladv(0);
   // pngcairo scales text with the page: sizes are relative to the default.
   const double scale = std::clamp(std::min(o.width / 800.0, o.height / 600.0), 0.5, 3.0);
+  // Room above the tallest bar for the legend (7.4 lines of the 0.85 size).
+  constexpr double kVpBottom = 0.12, kVpTop = 0.86, kLegendLines = 7.4;
+  PLFLT def_ht = 0, legend_ht = 0, sx0 = 0, sx1 = 0, sy0 = 0, sy1 = 0;
+  plschr(0, 0.85);
+  plgchr(&def_ht, &legend_ht);
+  plgspa(&sx0, &sx1, &sy0, &sy1);
+  const double line_frac = legend_ht / ((kVpTop - kVpBottom) * (sy1 - sy0));  // of the y range
+  const double ymax = top == 0 ? 1.0
+                               : std::max(static_cast<double>(top) * 1.12,
+                                          static_cast<double>(top) / std::max(0.3, 1 - line_frac * kLegendLines - 0.03));
   plschr(0, 0.9);
-  plvpor(0.10, 0.96, 0.12, 0.86);
+  plvpor(0.10, 0.96, kVpBottom, kVpTop);
   plwind(x0 - pad, x1 + pad, 0, ymax);
 
   // Horizontal grid lines under the bars.
@@ -186,13 +196,10 @@ void plot_histogram(const std::vector<double>& seconds, const PlotOptions& o) {
     vline(ax(s.p90 * unit.per_second), 0, ymax);
     pllsty(1);
     // A white box with a thin frame behind the legend, so lines never cross the text.
-    PLFLT def_ht = 0, ht = 0, sx0 = 0, sx1 = 0, sy0 = 0, sy1 = 0;
-    plgchr(&def_ht, &ht);
-    plgspa(&sx0, &sx1, &sy0, &sy1);
-    const double line_h = ht / ((0.86 - 0.12) * (sy1 - sy0)) * ymax;  // one character height
+    const double line_h = line_frac * ymax;  // one legend line in y units
     const double wx0 = x0 - pad, wx1 = x1 + pad;
     const double bx0 = wx1 - (wx1 - wx0) * 0.34, bx1 = wx1 - (wx1 - wx0) * 0.008;
-    const double by0 = ymax - line_h * 7.4, by1 = ymax - line_h * 0.4;
+    const double by0 = ymax - line_h * kLegendLines, by1 = ymax - line_h * 0.4;
     PLFLT bxs[4] = {bx0, bx0, bx1, bx1}, bys[4] = {by0, by1, by1, by0};
     plcol0(0);
     plfill(4, bxs, bys);

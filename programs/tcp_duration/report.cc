@@ -67,8 +67,9 @@ std::string address_text(int family, const std::array<std::uint8_t, 16>& addr) {
 std::string endpoint_text(int family, const std::array<std::uint8_t, 16>& addr, std::uint16_t port) {
   const std::string a = address_text(family, addr);
   if (family == 6) {
+    // Same column as IPv4 (21): short addresses line up, long ones push the line right.
     std::string s = "[" + a + "]:" + fmt("%-5u", static_cast<unsigned>(port));
-    return fmt("%47s", s.c_str());
+    return fmt("%21s", s.c_str());
   }
   return fmt("%15s:%-5u", a.c_str(), static_cast<unsigned>(port));
 }

@@ -41,7 +41,8 @@ Connection from_event(const td_event& e, std::int64_t realtime_minus_monotonic_n
 // "10.0.0.1", "fd00::1".
 std::string address_text(int family, const std::array<std::uint8_t, 16>& addr);
 // The original's column: IPv4 right-aligned in 15 columns, ":", port left-aligned in
-// 5 ("   137.226.34.46:80   "); IPv6 as "[fd00::1]:80   ", right-aligned in 41.
+// 5 ("   137.226.34.46:80   "); IPv6 as "[fd00::1]:80   ", right-aligned in the same
+// 21 columns (longer addresses overflow).
 std::string endpoint_text(int family, const std::array<std::uint8_t, 16>& addr, std::uint16_t port);
 // Seconds with 9 decimals: "0.244123127".
 std::string seconds_text(std::uint64_t ns);

@@ -19,7 +19,7 @@
  * direct-action clsact filter, so other filters on the hook keep working.
  *
  * Knobs (cflags): -DMAX_CONNECTIONS=N, -DL2_LEN=14|0 (Ethernet header or none),
- * -DUSE_RINGBUF / -DUSE_PERFBUF (src/event_reader.h).
+ * -DUSE_RINGBUF / -DUSE_PERFBUF and -DNR_CPUS_POSSIBLE=N (src/event_reader.h).
  */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/in.h>
@@ -59,20 +59,36 @@ BPF_PERCPU_ARRAY(stats, u64, TD_STAT_MAX);
 
 #ifdef USE_RINGBUF
 /*
- * Events are submitted without a wakeup: the reader drains the ring every tick
- * (src/event_reader.h), so a burst costs no wakeups at all. (bcc 0.26 does not
- * rewrite `&events` inside bpf_ringbuf_query(), so the "force a wakeup when half
- * full" variant cannot be written in bcc syntax.) 256 pages hold ~10,000 events,
- * about a million connections per second at a 10 ms tick.
+ * Wakeups are batched (src/event_reader.h): events go in with BPF_RB_NO_WAKEUP and
+ * the reader drains the ring on a short timer; a CPU forces one wakeup each time it
+ * has sent WAKEUP_BYTES since its last forced one, so at most about a quarter of the
+ * ring waits unannounced. (bcc 0.26 cannot call bpf_ringbuf_query() on a
+ * BPF_RINGBUF_OUTPUT map.) 256 pages hold about 10,000 events.
  */
 #define EVENTS_PAGES 256
+#ifndef NR_CPUS_POSSIBLE
+#define NR_CPUS_POSSIBLE 64
+#endif
+#define WAKEUP_BYTES (EVENTS_PAGES * 4096 / 4 / NR_CPUS_POSSIBLE)
 BPF_RINGBUF_OUTPUT(events, EVENTS_PAGES);
-BPF_PERCPU_ARRAY(events_lost, u64, 1); /* reservation failures */
+BPF_PERCPU_ARRAY(events_lost, u64, 1);    /* reservation failures */
+BPF_PERCPU_ARRAY(events_unwoken, u64, 1); /* bytes sent since the last forced wakeup */
 static __always_inline void emit(void *ctx, void *data, u32 size)
 {
-	if (events.ringbuf_output(data, size, BPF_RB_NO_WAKEUP) != 0) {
-		int zero = 0;
+	u64 flags = BPF_RB_NO_WAKEUP;
+	int zero = 0;
+	u64 *unwoken = events_unwoken.lookup(&zero);
+
+	if (unwoken) {
+		*unwoken += size;
+		if (*unwoken >= WAKEUP_BYTES) {
+			*unwoken = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (events.ringbuf_output(data, size, flags) != 0) {
 		u64 *lost = events_lost.lookup(&zero);
+
 		if (lost)
 			(*lost)++;
 	}

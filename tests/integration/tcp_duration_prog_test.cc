@@ -121,7 +121,7 @@ struct Prog {
   std::unique_ptr<tracekit::EventReader> reader;
 
   explicit Prog(tracekit::BufferKind kind = tracekit::BufferKind::Ring, long max_connections = 0) {
-    std::vector<std::string> cflags = {tracekit::buffer_cflag(kind)};
+    std::vector<std::string> cflags = tracekit::buffer_cflags(kind);
     if (max_connections) cflags.push_back("-DMAX_CONNECTIONS=" + std::to_string(max_connections));
     tracekit::LoadOptions load{"", cflags, true, false};
     prog.load(tcp_duration_bpf_text, load);

@@ -172,27 +172,46 @@ void check_png(const std::string& path, uint32_t w, uint32_t h, bool expect_bars
 
 // A connection refused by the peer (SYN answered by RST): returns the client port.
 uint16_t refused_connect(const std::string& local, const std::string& peer, uint16_t port) {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool v6 = peer.find(':') != std::string::npos;
+  sockaddr_storage ls{}, ps{};
+  socklen_t len = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (v6) {
+    auto* l6 = reinterpret_cast<sockaddr_in6*>(&ls);
+    auto* p6 = reinterpret_cast<sockaddr_in6*>(&ps);
+    l6->sin6_family = p6->sin6_family = AF_INET6;
+    REQUIRE(::inet_pton(AF_INET6, local.c_str(), &l6->sin6_addr) == 1);
+    REQUIRE(::inet_pton(AF_INET6, peer.c_str(), &p6->sin6_addr) == 1);
+    p6->sin6_port = htons(port);
+  } else {
+    auto* l4 = reinterpret_cast<sockaddr_in*>(&ls);
+    auto* p4 = reinterpret_cast<sockaddr_in*>(&ps);
+    l4->sin_family = p4->sin_family = AF_INET;
+    REQUIRE(::inet_pton(AF_INET, local.c_str(), &l4->sin_addr) == 1);
+    REQUIRE(::inet_pton(AF_INET, peer.c_str(), &p4->sin_addr) == 1);
+    p4->sin_port = htons(port);
+  }
+  int s = ::socket(ls.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(s >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  ::inet_pton(AF_INET, local.c_str(), &a.sin_addr);
-  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  const uint16_t local_port = ntohs(a.sin_port);
-  sockaddr_in p{};
-  p.sin_family = AF_INET;
-  p.sin_port = htons(port);
-  ::inet_pton(AF_INET, peer.c_str(), &p.sin_addr);
+  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&ls), len) == 0);
+  socklen_t got = sizeof ls;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&ls), &got);
+  const uint16_t local_port =
+      ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ls)->sin6_port : reinterpret_cast<sockaddr_in*>(&ls)->sin_port);
   timeval tv{2, 0};
   ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int rc = ::connect(s, reinterpret_cast<sockaddr*>(&p), sizeof p);
+  int rc = ::connect(s, reinterpret_cast<sockaddr*>(&ps), len);
   int err = errno;
   ::close(s);
   CHECK(rc != 0);
   CHECK(err == ECONNREFUSED);
   return local_port;
+}
+
+// Fills the ARP/ND caches (a refused connection each way, before the tool runs), so
+// that no measured connection waits for neighbour resolution.
+void warm_neighbours(const TestNet& net, uint16_t closed_port) {
+  refused_connect(net.host_ip4(), net.peer_ip4(), closed_port);
+  refused_connect(net.host_ip6(), net.peer_ip6(), closed_port);
 }
 
 struct Truth {
@@ -262,12 +281,6 @@ std::optional<Line> parse_line(const std::string& s) {
   return l;
 }
 
-// Fills ARP/ND caches so that no connection waits for neighbour resolution.
-void warm_neighbours(const TestNet& net) {
-  testnet::sh("ping -c 1 -W 2 " + net.peer_ip4() + " >/dev/null");
-  testnet::sh("ping -6 -c 1 -W 2 " + net.peer_ip6() + " >/dev/null");
-}
-
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -279,7 +292,7 @@ TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the mil
   TestNet net("td");
   const uint16_t port = 5201;
   testnet::TcpServer server(net.ns(), port);
-  warm_neighbours(net);
+  warm_neighbours(net, port + 1);
   TempDir dir;
   testnet::Capture cap(net.host_if(), "tcp port " + std::to_string(port) + " or tcp port " + std::to_string(port + 1),
                        96);
@@ -397,17 +410,18 @@ TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the mil
   check_png(dir / "graph.png", 800, 600, true);
 }
 
-TEST_CASE("tcp_duration: JSON lines, perf buffer, IPv6, default picture next to the output",
+TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture next to the output",
           "[tcp_duration][root]") {
   TestNet net("tj");
   const uint16_t port = 5202;
   testnet::TcpServer server(net.ns(), port);
-  warm_neighbours(net);
+  warm_neighbours(net, port + 1);
   TempDir dir;
-  ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "--json", "--buffer", "perf", "-o",
-                    dir / "s.json", "-d", "30"});
+  ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "--json", "--buffer", "perf", "--attach",
+                    "clsact", "-o", dir / "s.json", "-d", "30"});
   REQUIRE(tool.wait_for_stderr_line("Attached", 60));
-  CHECK(tool.err().find("perf buffer") != std::string::npos);
+  CHECK(tool.err().find("Attached to clsact ingress+egress on " + net.host_if() + ": timing TCP connections (perf buffer") !=
+        std::string::npos);
 
   auto t4 = testnet::tcp_transfer(net.peer_ip4(), port, 5000, 100, 10, 50);
   auto t6 = testnet::tcp_transfer(net.peer_ip6(), port, 70000, 10, 10, 100);
@@ -451,7 +465,7 @@ TEST_CASE("tcp_duration: lines survive a SIGKILL; a vanished interface ends the 
   {
     TestNet net("tk");
     testnet::TcpServer server(net.ns(), 5203);
-    warm_neighbours(net);
+    warm_neighbours(net, 5204);
     ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "-o", dir / "k.dat", "--no-plot"});
     REQUIRE(tool.wait_for_stderr_line("Attached", 60));
     for (int i = 0; i < 3; ++i) REQUIRE(testnet::tcp_transfer(net.peer_ip4(), 5203, 10, 10).ok);
