@@ -144,6 +144,8 @@ class Reporter {
     }
     std::fputs(out.c_str(), stdout);
     std::fflush(stdout);
+    spdlog::debug("report of {} flows ({} printed) took {:.2f} ms", total, rows.size(),
+                  std::chrono::duration<double, std::milli>(RunClock::Clock::now() - now).count());
   }
 
  private:

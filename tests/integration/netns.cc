@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -349,6 +351,22 @@ Transfer tcp_transfer(const std::string& addr, uint16_t port, uint64_t send_byte
   return t;
 }
 
+bool send_raw_frames(const std::string& dev, const std::string& ns, const std::vector<std::vector<uint8_t>>& frames) {
+  return run_in_netns(ns, [&] {
+    int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (s < 0) return 11;
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = static_cast<int>(::if_nametoindex(dev.c_str()));
+    sll.sll_halen = ETH_ALEN;
+    if (sll.sll_ifindex == 0) return 12;
+    for (const auto& f : frames)
+      if (::sendto(s, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0) return 13;
+    ::close(s);
+    return 0;
+  }) == 0;
+}
+
 // ---- capture -------------------------------------------------------------------------
 
 std::vector<PcapPacket> read_pcap(const std::string& path) {
@@ -509,6 +527,7 @@ std::optional<TcpFrame> parse_tcp_frame(const PcapPacket& p) {
   f.sport = rd16(&d[l4]);
   f.dport = rd16(&d[l4 + 2]);
   f.flags = d[l4 + 13];
+  f.header_len = static_cast<uint32_t>(l4 + (d[l4 + 12] >> 4) * 4u);
   return f;
 }
 

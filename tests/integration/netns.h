@@ -101,6 +101,11 @@ struct Transfer {
 Transfer tcp_transfer(const std::string& addr, uint16_t port, uint64_t send_bytes, uint64_t reply_bytes,
                       double timeout_s = 10, int hold_ms = 0);
 
+// Sends raw Ethernet frames out of `dev` with an AF_PACKET socket, from inside netns
+// `ns` ("" = caller's netns). Frames sent from the peer arrive on the host end's
+// ingress; frames sent on the host end pass its egress. Returns success.
+bool send_raw_frames(const std::string& dev, const std::string& ns, const std::vector<std::vector<uint8_t>>& frames);
+
 // ---- packet capture ----------------------------------------------------------
 
 struct PcapPacket {
@@ -151,6 +156,7 @@ struct TcpFrame {
   bool vlan = false;
   double ts = 0;
   uint32_t orig_len = 0;
+  uint32_t header_len = 0;  // bytes up to the end of the TCP header (with options)
 };
 std::optional<TcpFrame> parse_tcp_frame(const PcapPacket& p);
 
