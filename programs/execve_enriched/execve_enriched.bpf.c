@@ -112,6 +112,64 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 	return 0;
 }
 
+/*
+ * Copies the path and argv from the caller's memory. A page that was never touched in
+ * this process (say, string literals of a freshly forked child) cannot be faulted in
+ * here: the strings are marked EXECVE_F_ARG_FAULT, and read again at sys_exit when the
+ * call failed (the kernel has paged them in by then).
+ */
+static __always_inline void read_strings(struct execve_event *e)
+{
+	const char *filename = (const char *)e->filename_ptr;
+	const char *const *argv = (const char *const *)e->argv_ptr;
+	long n;
+	int i;
+
+	e->argc = 0;
+	e->args_cut = 0;
+	e->flags &= ~(EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT | EXECVE_F_ARG_FAULT);
+	n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+	if (n < 0) {
+		e->filename[0] = 0;
+		e->flags |= EXECVE_F_ARG_FAULT;
+	} else if (n == sizeof(e->filename)) {
+		char c = 0;
+
+		bpf_probe_read_user(&c, 1, filename + sizeof(e->filename) - 1);
+		if (c)
+			e->flags |= EXECVE_F_FILENAME_CUT;
+	}
+
+	for (i = 0; i < EXECVE_MAX_ARGS; i++) {
+		const char *arg = NULL;
+
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) != 0) {
+			e->flags |= EXECVE_F_ARG_FAULT;
+			break;
+		}
+		if (!arg)
+			break;
+		n = bpf_probe_read_user_str(e->args[i], EXECVE_ARG_SIZE, arg);
+		if (n < 0) {
+			e->args[i][0] = 0;
+			e->flags |= EXECVE_F_ARG_FAULT;
+		} else if (n == EXECVE_ARG_SIZE) {
+			char c = 0;
+
+			bpf_probe_read_user(&c, 1, arg + EXECVE_ARG_SIZE - 1);
+			if (c)
+				e->args_cut |= 1u << i;
+		}
+		e->argc = i + 1;
+	}
+	if (i == EXECVE_MAX_ARGS) {
+		const char *arg = NULL;
+
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[EXECVE_MAX_ARGS]) == 0 && arg)
+			e->flags |= EXECVE_F_MORE_ARGS;
+	}
+}
+
 static __always_inline int on_enter(u32 syscall, const char *filename,
 				    const char *const *argv, int dirfd, u32 at_flags)
 {
@@ -124,7 +182,6 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	u32 *parent;
 	struct execve_event *e;
 	int zero = 0;
-	int i;
 
 	if (FILTER_UID >= 0 && uid != (u32)FILTER_UID)
 		return 0;
@@ -155,41 +212,9 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	e->at_flags = at_flags;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 
-	if (bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename) ==
-	    sizeof(e->filename)) {
-		char c = 0;
-
-		bpf_probe_read_user(&c, 1, filename + sizeof(e->filename) - 1);
-		if (c)
-			e->flags |= EXECVE_F_FILENAME_CUT;
-	}
-
-	for (i = 0; i < EXECVE_MAX_ARGS; i++) {
-		const char *arg = NULL;
-		long n;
-
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) != 0 || !arg)
-			break;
-		n = bpf_probe_read_user_str(e->args[i], EXECVE_ARG_SIZE, arg);
-		if (n < 0) {
-			e->args[i][0] = 0;
-			e->flags |= EXECVE_F_ARG_FAULT;
-		} else if (n == EXECVE_ARG_SIZE) {
-			char c = 0;
-
-			bpf_probe_read_user(&c, 1, arg + EXECVE_ARG_SIZE - 1);
-			if (c)
-				e->args_cut |= 1u << i;
-		}
-		e->argc = i + 1;
-	}
-	if (i == EXECVE_MAX_ARGS) {
-		const char *arg = NULL;
-
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[EXECVE_MAX_ARGS]) == 0 && arg)
-			e->flags |= EXECVE_F_MORE_ARGS;
-	}
-
+	e->filename_ptr = (u64)filename;
+	e->argv_ptr = (u64)argv;
+	read_strings(e);
 	pending.update(&tid, e);
 	return 0;
 }
@@ -204,6 +229,8 @@ static __always_inline int on_exit(void *ctx, long ret)
 		return 0;
 	if ((FILTER_RET == 1 && ret != 0) || (FILTER_RET == 2 && ret == 0))
 		goto done;
+	if (ret != 0 && (e->flags & EXECVE_F_ARG_FAULT))
+		read_strings(e);
 	e->ret = ret;
 	e->exit_ns = bpf_ktime_get_ns();
 	n = e->argc;

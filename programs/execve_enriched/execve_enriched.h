@@ -24,7 +24,9 @@
 #define EXECVE_F_MORE_ARGS (1u << 0)     /* argv had more than EXECVE_MAX_ARGS entries */
 #define EXECVE_F_FILENAME_CUT (1u << 1)  /* filename longer than EXECVE_FILENAME_SIZE - 1 */
 #define EXECVE_F_PPID_UNKNOWN (1u << 2)  /* no fork seen for this pid: ask /proc */
-#define EXECVE_F_ARG_FAULT (1u << 3)     /* an argv entry could not be read (not resident) */
+#define EXECVE_F_ARG_FAULT (1u << 3)     /* filename or an argv entry could not be read: the
+                                          * page was not resident at sys_enter, and the call
+                                          * succeeded, so the old image is gone at sys_exit */
 
 /* One execve()/execveat() call, sent at sys_exit. Only the first `argc` entries of
  * args[] are sent: an event is EXECVE_EVENT_HEADER_SIZE + argc * EXECVE_ARG_SIZE bytes. */
@@ -43,11 +45,13 @@ struct execve_event {
 	__u32 syscall;        /* EXECVE_SYS_* */
 	__s32 dirfd;          /* execveat: directory fd (AT_FDCWD for execve) */
 	__u32 at_flags;       /* execveat: flags */
+	__u64 filename_ptr;   /* user pointers, to read again at sys_exit (see flags) */
+	__u64 argv_ptr;
 	char comm[EXECVE_COMM_SIZE];         /* caller's command name (before the exec) */
 	char filename[EXECVE_FILENAME_SIZE]; /* path as passed to the call */
 	char args[EXECVE_MAX_ARGS][EXECVE_ARG_SIZE];
 };
 
-#define EXECVE_EVENT_HEADER_SIZE (64 + EXECVE_COMM_SIZE + EXECVE_FILENAME_SIZE)
+#define EXECVE_EVENT_HEADER_SIZE (80 + EXECVE_COMM_SIZE + EXECVE_FILENAME_SIZE)
 
 #endif

@@ -74,7 +74,7 @@ inline std::string errno_name(int32_t ret) {
 }
 
 // The ARGS column: argv joined by spaces, "..." after a cut argument, " ..." when
-// argv had more entries than were captured.
+// argv had more entries than were captured, "[?]" when some could not be read.
 inline std::string args_text(const execve_event& e) {
   std::string out;
   for (uint32_t i = 0; i < captured_args(e); ++i) {
@@ -83,6 +83,7 @@ inline std::string args_text(const execve_event& e) {
     if (e.args_cut & (1u << i)) out += "...";
   }
   if (e.flags & EXECVE_F_MORE_ARGS) out += " ...";
+  if (e.flags & EXECVE_F_ARG_FAULT) out += out.empty() ? "[?]" : " [?]";
   return out;
 }
 
@@ -133,6 +134,7 @@ inline std::string json_line(const Decorated& d) {
   o.add("gid", e.gid).add("comm", bounded(e.comm, EXECVE_COMM_SIZE)).add("filename", bounded(e.filename, EXECVE_FILENAME_SIZE));
   o.add("filename_truncated", (e.flags & EXECVE_F_FILENAME_CUT) != 0);
   o.add_raw("args", args.str()).add_raw("truncated_args", cut.str()).add("more_args", (e.flags & EXECVE_F_MORE_ARGS) != 0);
+  o.add("args_unreadable", (e.flags & EXECVE_F_ARG_FAULT) != 0);
   if (e.syscall == EXECVE_SYS_EXECVEAT) o.add("dirfd", e.dirfd).add("flags", e.at_flags);
   o.add("ret", e.ret);
   if (e.ret < 0) o.add("errno", errno_name(e.ret)); else o.add_null("errno");

@@ -31,7 +31,7 @@ using namespace tracekit;
 using execve_enriched::Decorated;
 
 static_assert(sizeof(execve_event) == EXECVE_EVENT_HEADER_SIZE + EXECVE_MAX_ARGS * EXECVE_ARG_SIZE);
-static_assert(offsetof(execve_event, comm) == 64);
+static_assert(offsetof(execve_event, comm) == 80);
 static_assert(offsetof(execve_event, args) == EXECVE_EVENT_HEADER_SIZE);
 
 constexpr const char* kExamples =

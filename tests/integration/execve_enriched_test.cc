@@ -1,0 +1,610 @@
+// execve_enriched against ground truth: execs made by the test (known pid, parent, uid,
+// path, argv, result) show up exactly once with those values, in text and JSON, through
+// both transports; filters drop what they should in the kernel.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "system_checks.h"
+
+using harness::ToolProcess;
+
+namespace {
+
+constexpr uid_t kUid = 54331;  // execs as this uid come from these tests only
+
+// ---- a small JSON reader: enough to check that every line is one valid object ----
+struct Json {
+  enum class Type { Null, Bool, Number, String, Array, Object } type = Type::Null;
+  bool b = false;
+  double num = 0;
+  std::string str;
+  std::vector<Json> arr;
+  std::map<std::string, Json> obj;
+  const Json& operator[](const std::string& k) const {
+    static const Json null;
+    auto it = obj.find(k);
+    return it == obj.end() ? null : it->second;
+  }
+  bool has(const std::string& k) const { return obj.count(k) > 0; }
+  long long i() const { return static_cast<long long>(num); }
+};
+
+class JsonParser {
+ public:
+  explicit JsonParser(const std::string& s) : s_(s) {}
+  Json parse() {
+    Json v = value();
+    ws();
+    if (p_ != s_.size()) fail("trailing characters");
+    return v;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) {
+    throw std::runtime_error("bad JSON (" + why + ") at " + std::to_string(p_) + ": " + s_);
+  }
+  void ws() {
+    while (p_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[p_]))) ++p_;
+  }
+  bool eat(char c) {
+    ws();
+    if (p_ < s_.size() && s_[p_] == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  bool word(const char* w) {
+    size_t n = std::strlen(w);
+    if (s_.compare(p_, n, w) != 0) return false;
+    p_ += n;
+    return true;
+  }
+  std::string string() {
+    if (!eat('"')) fail("expected string");
+    std::string out;
+    while (p_ < s_.size() && s_[p_] != '"') {
+      char c = s_[p_++];
+      if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (p_ >= s_.size()) fail("bad escape");
+      char e = s_[p_++];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          if (p_ + 4 > s_.size()) fail("bad \\u");
+          unsigned cp = static_cast<unsigned>(std::stoul(s_.substr(p_, 4), nullptr, 16));
+          p_ += 4;
+          if (cp < 0x80) {
+            out += static_cast<char>(cp);
+          } else if (cp < 0x800) {
+            out += static_cast<char>(0xc0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3f));
+          } else {
+            out += static_cast<char>(0xe0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+            out += static_cast<char>(0x80 | (cp & 0x3f));
+          }
+          break;
+        }
+        default: fail("bad escape");
+      }
+    }
+    if (p_ >= s_.size()) fail("unterminated string");
+    ++p_;
+    return out;
+  }
+  Json value() {
+    ws();
+    Json v;
+    if (p_ >= s_.size()) fail("unexpected end");
+    char c = s_[p_];
+    if (c == '{') {
+      ++p_;
+      v.type = Json::Type::Object;
+      if (eat('}')) return v;
+      do {
+        ws();
+        std::string k = string();
+        if (!eat(':')) fail("expected :");
+        if (v.obj.count(k)) fail("duplicate key " + k);
+        v.obj[k] = value();
+      } while (eat(','));
+      if (!eat('}')) fail("expected }");
+    } else if (c == '[') {
+      ++p_;
+      v.type = Json::Type::Array;
+      if (eat(']')) return v;
+      do v.arr.push_back(value());
+      while (eat(','));
+      if (!eat(']')) fail("expected ]");
+    } else if (c == '"') {
+      v.type = Json::Type::String;
+      v.str = string();
+    } else if (word("true")) {
+      v.type = Json::Type::Bool;
+      v.b = true;
+    } else if (word("false")) {
+      v.type = Json::Type::Bool;
+    } else if (word("null")) {
+      v.type = Json::Type::Null;
+    } else {
+      size_t used = 0;
+      v.type = Json::Type::Number;
+      v.num = std::stod(s_.substr(p_), &used);
+      if (used == 0) fail("bad value");
+      p_ += used;
+    }
+    return v;
+  }
+  const std::string& s_;
+  size_t p_ = 0;
+};
+
+Json parse_json(const std::string& line) { return JsonParser(line).parse(); }
+
+// ---- ground truth: execs made by this process ----
+struct Exec {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  std::string syscall = "execve";
+  std::string path;
+  std::vector<std::string> argv;
+  int ret = 0;  // 0 or -errno, as the kernel returns it
+};
+
+// Forks a child that switches to `uid` and calls execve (or execveat with AT_FDCWD);
+// a failed call reports its errno through the exit code (100 + errno).
+Exec make_exec(uid_t uid, const std::string& path, const std::vector<std::string>& argv, bool at = false) {
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork");
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(99);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    char* envp[] = {nullptr};
+    if (at)
+      syscall(SYS_execveat, AT_FDCWD, path.c_str(), args.data(), envp, 0);
+    else
+      execve(path.c_str(), args.data(), envp);
+    _exit(100 + errno);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  Exec e;
+  e.pid = pid;
+  e.uid = uid;
+  e.syscall = at ? "execveat" : "execve";
+  e.path = path;
+  e.argv = argv;
+  e.ret = WIFEXITED(status) && WEXITSTATUS(status) > 100 ? -(WEXITSTATUS(status) - 100) : 0;
+  return e;
+}
+
+std::string long_arg(size_t n, char c) { return std::string(n, c); }
+
+// The known set: plain, quoted, cut argument, too many arguments, execveat, missing file.
+std::vector<Exec> make_known_execs(uid_t uid, const std::string& missing) {
+  std::vector<Exec> made;
+  made.push_back(make_exec(uid, "/bin/echo", {"echo", "hello", "two words"}));
+  made.push_back(make_exec(uid, "/bin/echo", {"echo", long_arg(127, 'a'), long_arg(200, 'b')}));
+  std::vector<std::string> many = {"true"};
+  for (int i = 1; i < 25; ++i) many.push_back("arg" + std::to_string(i));
+  made.push_back(make_exec(uid, "/bin/true", many));
+  made.push_back(make_exec(uid, "/bin/true", {"true", "via-execveat"}, true));
+  made.push_back(make_exec(uid, missing, {"missing", "x"}));
+  return made;
+}
+
+std::string missing_path() { return "/nonexistent/tracekit-" + std::to_string(getpid()) + "/nothing"; }
+
+// Reads stdout lines until `want` lines satisfy `keep` (or the timeout), then a short
+// extra wait so that duplicates would be seen too.
+std::vector<std::string> collect(ToolProcess& p, size_t want, double timeout_s,
+                                 const std::function<bool(const std::string&)>& keep) {
+  std::vector<std::string> got;
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  while (got.size() < want && elapsed() < timeout_s) {
+    auto line = p.next_line(0.2);
+    if (line && keep(*line)) got.push_back(*line);
+  }
+  while (auto line = p.next_line(0.5))
+    if (keep(*line)) got.push_back(*line);
+  return got;
+}
+
+void check_json_event(const Json& ev, const Exec& want) {
+  INFO("event for pid " << want.pid << " " << want.path);
+  CHECK(ev["syscall"].str == want.syscall);
+  CHECK(ev["pid"].i() == want.pid);
+  CHECK(ev["tid"].i() == want.pid);
+  CHECK(ev["ppid"].i() == getpid());
+  CHECK(ev["uid"].i() == want.uid);
+  CHECK(ev["user"].type == Json::Type::Null);  // no passwd entry for the test uid
+  CHECK(ev["gid"].i() == want.uid);
+  CHECK(ev["comm"].str == "integration_tes");  // the caller's comm, before the exec
+  CHECK(ev["filename"].str == want.path);
+  CHECK(ev["filename_truncated"].type == Json::Type::Bool);
+  CHECK_FALSE(ev["filename_truncated"].b);
+  CHECK(ev["ret"].i() == want.ret);
+  if (want.ret < 0) {
+    CHECK(ev["errno"].str == "ENOENT");
+  } else {
+    CHECK(ev["errno"].type == Json::Type::Null);
+  }
+  CHECK(ev["timestamp"].str.size() == 24);  // 2026-11-25T17:09:04.123Z
+  size_t captured = std::min<size_t>(want.argv.size(), 20);
+  REQUIRE(ev["args"].arr.size() == captured);
+  std::vector<long long> cut;
+  for (size_t i = 0; i < captured; ++i) {
+    const std::string& got = ev["args"].arr[i].str;
+    if (want.argv[i].size() > 127) {
+      CHECK(got == want.argv[i].substr(0, 127));
+      cut.push_back(static_cast<long long>(i));
+    } else {
+      CHECK(got == want.argv[i]);
+    }
+  }
+  std::vector<long long> got_cut;
+  for (const auto& c : ev["truncated_args"].arr) got_cut.push_back(c.i());
+  CHECK(got_cut == cut);
+  CHECK(ev["more_args"].b == (want.argv.size() > 20));
+  CHECK_FALSE(ev["args_unreadable"].b);
+  if (want.syscall == "execveat") {
+    CHECK(ev["dirfd"].i() == AT_FDCWD);
+  } else {
+    CHECK_FALSE(ev.has("dirfd"));
+  }
+}
+
+std::unique_ptr<ToolProcess> start(std::vector<std::string> args) {
+  args.insert(args.begin(), harness::tool_path("execve_enriched"));
+  auto p = std::make_unique<ToolProcess>(args);
+  if (!p->wait_for_stderr_line("Attached", 90)) FAIL("tool did not attach: " << p->err());
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("execve_enriched --json: each exec exactly once with the right values", "[execve_enriched][json]") {
+  for (const char* buffer : {"ring", "perf"}) {
+    DYNAMIC_SECTION("buffer " << buffer) {
+      auto p = start({"--json", "--buffer", buffer, "-u", std::to_string(kUid)});
+      auto made = make_known_execs(kUid, missing_path());
+      make_exec(kUid + 1, "/bin/true", {"true", "other-uid"});  // filtered in the kernel
+      REQUIRE(made.back().ret == -ENOENT);
+
+      std::vector<Json> events;
+      auto lines = collect(*p, made.size(), 10, [](const std::string&) { return true; });
+      for (const auto& line : lines) {
+        INFO(line);
+        REQUIRE_NOTHROW(events.push_back(parse_json(line)));
+        REQUIRE(events.back().type == Json::Type::Object);
+        CHECK(events.back()["uid"].i() == kUid);  // -u: nothing of other uids
+      }
+      REQUIRE(events.size() == made.size());
+      for (const auto& want : made) {
+        int found = 0;
+        for (const auto& ev : events)
+          if (ev["pid"].i() == want.pid) {
+            ++found;
+            check_json_event(ev, want);
+          }
+        CHECK(found == 1);
+      }
+      p->signal(SIGINT);
+      CHECK(p->wait_exit(10) == 0);
+      CHECK(p->err().find("Traced " + std::to_string(made.size()) + " execve calls") != std::string::npos);
+      CHECK(p->err().find(" 0 lost") != std::string::npos);
+      CHECK(p->out().find("sha1") == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("execve_enriched text output carries the same values", "[execve_enriched]") {
+  for (const char* buffer : {"ring", "perf"}) {
+    DYNAMIC_SECTION("buffer " << buffer) {
+      auto p = start({"-T", "--buffer", buffer, "-u", std::to_string(kUid)});
+      auto header = p->next_line(5);
+      REQUIRE(header);
+      CHECK(std::regex_match(*header, std::regex(R"(TIME +PID +PPID +UID +USER +COMM +RET +FILENAME ARGS)")));
+      std::string missing = missing_path();
+      std::vector<Exec> made = {make_exec(kUid, "/bin/echo", {"echo", "hello", "two words"}),
+                                make_exec(kUid, missing, {"missing", "x"})};
+      auto lines = collect(*p, made.size(), 10, [](const std::string&) { return true; });
+      REQUIRE(lines.size() == made.size());
+      std::string ppid = std::to_string(getpid());
+      std::string uid = std::to_string(kUid);
+      std::regex row(R"((\d\d:\d\d:\d\d) +(\d+) +(\d+) +(\d+) +(\S+) +(\S+) +(\S+) +(.*))");
+      std::smatch m;
+      REQUIRE(std::regex_match(lines[0], m, row));
+      CHECK(m[2] == std::to_string(made[0].pid));
+      CHECK(m[3] == ppid);
+      CHECK(m[4] == uid);
+      CHECK(m[5] == "-");
+      CHECK(m[6] == "integration_tes");
+      CHECK(m[7] == "0");
+      CHECK(m[8] == "/bin/echo echo hello 'two words'");
+      REQUIRE(std::regex_match(lines[1], m, row));
+      CHECK(m[2] == std::to_string(made[1].pid));
+      CHECK(m[7] == "-ENOENT");
+      CHECK(m[8] == missing + " missing x");
+      p->signal(SIGTERM);
+      CHECK(p->wait_exit(10) == 0);
+    }
+  }
+}
+
+TEST_CASE("execve_enriched filters: --failed-only, --success-only, --ppid, --pid, --name", "[execve_enriched][filters]") {
+  const std::string uid = std::to_string(kUid + 2);
+  std::string missing = missing_path();
+  auto count_events = [&](std::vector<std::string> args, const std::function<std::vector<Exec>()>& make) {
+    args.insert(args.end(), {"--json", "-u", uid});
+    auto p = start(args);
+    auto made = make();
+    auto lines = collect(*p, 1000, 3, [](const std::string&) { return true; });
+    p->signal(SIGINT);
+    CHECK(p->wait_exit(10) == 0);
+    std::vector<Json> events;
+    for (const auto& l : lines) events.push_back(parse_json(l));
+    return std::make_pair(made, events);
+  };
+  auto two = [&] {
+    return std::vector<Exec>{make_exec(kUid + 2, "/bin/true", {"true"}), make_exec(kUid + 2, missing, {"m"})};
+  };
+  SECTION("--failed-only") {
+    auto [made, events] = count_events({"--failed-only"}, two);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0]["pid"].i() == made[1].pid);
+    CHECK(events[0]["ret"].i() == -ENOENT);
+  }
+  SECTION("--success-only") {
+    auto [made, events] = count_events({"--success-only"}, two);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0]["pid"].i() == made[0].pid);
+    CHECK(events[0]["ret"].i() == 0);
+  }
+  SECTION("--ppid keeps children of one process only") {
+    auto [made, events] = count_events({"--ppid", std::to_string(getpid())}, [&] {
+      auto direct = two();
+      // A grandchild: its parent is a child of ours, so it is filtered out.
+      pid_t mid = fork();
+      if (mid == 0) {
+        make_exec(kUid + 2, "/bin/true", {"true", "grandchild"});
+        _exit(0);
+      }
+      waitpid(mid, nullptr, 0);
+      return direct;
+    });
+    REQUIRE(events.size() == 2);
+    for (const auto& ev : events) CHECK(ev["ppid"].i() == getpid());
+  }
+  SECTION("--name matches the caller's command") {
+    auto [made, events] = count_events({"-n", "integration"}, two);
+    CHECK(events.size() == 2);
+    auto none = count_events({"-n", "no-such-command"}, two);
+    CHECK(none.second.empty());
+  }
+}
+
+TEST_CASE("execve_enriched --pid keeps one caller", "[execve_enriched][filters]") {
+  // The caller's pid must be known before it execs: a child that waits on a pipe.
+  int go[2];
+  REQUIRE(pipe(go) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    close(go[1]);
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(98);
+    if (setgroups(0, nullptr) != 0 || setgid(kUid + 3) != 0 || setuid(kUid + 3) != 0) _exit(99);
+    // Strings written by this process: string literals would sit in file pages that a
+    // fresh child has not touched, which BPF cannot read at sys_enter (see the docs).
+    char* args[] = {strdup("true"), strdup("picked"), nullptr};
+    char* envp[] = {nullptr};
+    execve("/bin/true", args, envp);
+    _exit(127);
+  }
+  close(go[0]);
+  auto p = start({"--json", "-p", std::to_string(child)});
+  make_exec(kUid + 3, "/bin/true", {"true", "not-picked"});
+  REQUIRE(write(go[1], "x", 1) == 1);
+  close(go[1]);
+  waitpid(child, nullptr, 0);
+  auto lines = collect(*p, 1, 10, [](const std::string&) { return true; });
+  REQUIRE(lines.size() == 1);
+  auto ev = parse_json(lines[0]);
+  CHECK(ev["pid"].i() == child);
+  REQUIRE(ev["args"].arr.size() == 2);
+  CHECK(ev["args"].arr[1].str == "picked");
+  CHECK_FALSE(ev["args_unreadable"].b);
+  p->signal(SIGINT);
+  CHECK(p->wait_exit(10) == 0);
+}
+
+TEST_CASE("execve_enriched reads argv of a failed exec again at sys_exit", "[execve_enriched]") {
+  const uid_t uid = kUid + 6;
+  auto p = start({"--json", "-u", std::to_string(uid)});
+  // An executable file in no known format: execve copies argv, then fails with ENOEXEC.
+  // (A missing file fails before argv is copied, so that case cannot be helped.)
+  std::string missing = "/tmp/execve_enriched_noexec." + std::to_string(getpid());
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove_file{missing};
+  {
+    std::ofstream f(missing);
+    f << std::string(64, '\x01');
+  }
+  REQUIRE(chmod(missing.c_str(), 0755) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(99);
+    // Literals: their page may be untouched in this child until the kernel reads it.
+    char* args[] = {const_cast<char*>("literal-arg0"), const_cast<char*>("literal-arg1"), nullptr};
+    char* envp[] = {nullptr};
+    execve(missing.c_str(), args, envp);
+    _exit(100 + errno);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WEXITSTATUS(status) == 100 + ENOEXEC);
+  auto lines = collect(*p, 1, 10, [](const std::string&) { return true; });
+  REQUIRE(lines.size() == 1);
+  auto ev = parse_json(lines[0]);
+  CHECK(ev["pid"].i() == child);
+  CHECK(ev["ret"].i() == -ENOEXEC);
+  CHECK(ev["errno"].str == "ENOEXEC");
+  CHECK(ev["filename"].str == missing);
+  REQUIRE(ev["args"].arr.size() == 2);
+  CHECK(ev["args"].arr[0].str == "literal-arg0");
+  CHECK(ev["args"].arr[1].str == "literal-arg1");
+  CHECK_FALSE(ev["args_unreadable"].b);
+  p->signal(SIGINT);
+  CHECK(p->wait_exit(10) == 0);
+}
+
+TEST_CASE("execve_enriched --duration ends by itself with a summary", "[execve_enriched]") {
+  auto r = harness::run({harness::tool_path("execve_enriched"), "-d", "2", "-u", std::to_string(kUid + 4)}, 90);
+  CHECK(r.exit_code == 0);
+  auto out = harness::lines(r.out);
+  REQUIRE(out.size() == 1);  // the header only
+  CHECK(out[0].rfind("PID", 0) == 0);
+  CHECK(r.err.find("Attached") != std::string::npos);
+  CHECK(r.err.find("Traced 0 execve calls") != std::string::npos);
+}
+
+TEST_CASE("execve_enriched usage errors exit 2 with one line", "[execve_enriched][usage]") {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--bogus"}, {"--buffer", "pipe"}, {"--probe", "uprobe"}, {"-u", "no-such-user-xyz"},
+        {"-p", "abc"}, {"--ppid", "-3"}, {"--failed-only", "--success-only"}, {"--wakeup", "never"}, {"extra"}}) {
+    args.insert(args.begin(), harness::tool_path("execve_enriched"));
+    auto r = harness::run(args, 30);
+    INFO(args[1] << " -> " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(harness::lines(r.err).size() == 1);
+    CHECK(r.err.rfind("execve_enriched: error: ", 0) == 0);
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("execve_enriched --probe kprobe", "[execve_enriched][kprobe]") {
+  if (tracekit::kernel_has_kprobes()) {
+    auto p = start({"--json", "--probe", "kprobe", "-u", std::to_string(kUid + 5)});
+    auto made = make_known_execs(kUid + 5, missing_path());
+    auto lines = collect(*p, made.size(), 10, [](const std::string&) { return true; });
+    CHECK(lines.size() == made.size());
+    p->signal(SIGINT);
+    CHECK(p->wait_exit(10) == 0);
+  } else {
+    auto r = harness::run({harness::tool_path("execve_enriched"), "--probe", "kprobe"}, 60);
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    auto errs = harness::lines(r.err);
+    REQUIRE(errs.size() == 1);
+    CHECK(errs[0].find("CONFIG_KPROBES") != std::string::npos);
+  }
+}
+
+// Bounded load: 20,000 fork+execs from 2 processes as a dedicated uid while tracing.
+// Asserts only that nothing vanishes silently: received + lost == made. The numbers
+// (wall time, tracer CPU) are printed for the benchmark notes.
+TEST_CASE("execve_enriched under load: received + lost == made", "[execve_enriched][load]") {
+  for (const char* buffer : {"ring", "perf"}) {
+    DYNAMIC_SECTION("buffer " << buffer) {
+      const uid_t uid = kUid + 10;
+      std::string out_file = "/tmp/execve_enriched_load." + std::to_string(getpid()) + ".out";
+      struct Remove {
+        std::string path;
+        ~Remove() { std::remove(path.c_str()); }
+      } remove_file{out_file};
+      // stdout to a file, so that the test's reading speed does not throttle the tool.
+      ToolProcess p({"/bin/sh", "-c",
+                     "exec " + harness::tool_path("execve_enriched") + " -v --buffer " + buffer + " -u " +
+                         std::to_string(uid) + " > " + out_file});
+      REQUIRE(p.wait_for_stderr_line("Attached", 90));
+      auto stat_ticks = [&] {
+        std::ifstream in("/proc/" + std::to_string(p.pid()) + "/stat");
+        std::string s;
+        std::getline(in, s);
+        std::istringstream rest(s.substr(s.rfind(')') + 2));
+        std::string f;
+        long long utime = 0, stime = 0;
+        for (int i = 3; i <= 15 && rest >> f; ++i) {
+          if (i == 14) utime = std::stoll(f);
+          if (i == 15) stime = std::stoll(f);
+        }
+        return utime + stime;
+      };
+      long long ticks0 = stat_ticks();
+      auto storm = harness::run({std::string(TRACEKIT_BIN_DIR) + "/exec_storm", "--uid", std::to_string(uid), "--count",
+                                 "20000", "--procs", "2", "--timeout", "240"},
+                                300);
+      REQUIRE(storm.exit_code == 0);
+      std::smatch m;
+      REQUIRE(std::regex_search(storm.out, m, std::regex(R"(made=(\d+) wall_s=([0-9.]+))")));
+      long long made = std::stoll(m[1]);
+      std::string wall = m[2];
+      CHECK(made == 20000);
+      // Let the last events drain, then stop the tool and read its counts.
+      usleep(500 * 1000);
+      long long ticks = stat_ticks() - ticks0;
+      p.signal(SIGINT);
+      REQUIRE(p.wait_exit(30) == 0);
+      std::ifstream in(out_file);
+      long long received = -1;  // the header line
+      std::string line;
+      while (std::getline(in, line)) ++received;
+      REQUIRE(std::regex_search(p.err(), m, std::regex(R"(Traced (\d+) execve calls .* (\d+) lost)")));
+      long long traced = std::stoll(m[1]);
+      long long lost = std::stoll(m[2]);
+      std::smatch lat;
+      std::regex_search(p.err(), lat, std::regex(R"(latency: avg ([0-9.]+) ms, max ([0-9.]+) ms)"));
+      std::fprintf(stderr,
+                   "[load] buffer=%s made=%lld received=%lld lost=%lld wall_s=%s tracer_cpu_s=%.2f "
+                   "tracer_us_per_event=%.1f latency_avg_ms=%s latency_max_ms=%s\n",
+                   buffer, made, received, lost, wall.c_str(), static_cast<double>(ticks) / sysconf(_SC_CLK_TCK),
+                   received > 0 ? static_cast<double>(ticks) * 1e6 / sysconf(_SC_CLK_TCK) / received : 0.0,
+                   lat.size() > 2 ? lat[1].str().c_str() : "?", lat.size() > 2 ? lat[2].str().c_str() : "?");
+      CHECK(traced == received);
+      CHECK(received + lost == made);
+    }
+  }
+}
