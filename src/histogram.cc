@@ -36,19 +36,19 @@ std::string format_log2_hist(const std::vector<std::uint64_t>& buckets, std::str
 
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "%*s%-*.*s : count    distribution\n", wide ? 15 : 5, "",
-                wide ? 29 : 19, static_cast<int>(unit.size()), unit.data());
+  std::snprintf(line, sizeof line, "%*s%-*.*s : count    distribution\n", wide ? 15 : 5, "", wide ? 29 : 19,
+                static_cast<int>(unit.size()), unit.data());
   out += line;
   for (int i = 0; i <= last; ++i) {
     unsigned long long low = i == 0 ? 0 : 1ULL << i;
     unsigned long long high = i == 63 ? ~0ULL : (1ULL << (i + 1)) - 1;
     const std::uint64_t n = buckets[static_cast<std::size_t>(i)];
-    std::snprintf(line, sizeof line, "%*llu -> %-*llu : %-8llu |", range_width, low, range_width,
-                  high, static_cast<unsigned long long>(n));
+    std::snprintf(line, sizeof line, "%*llu -> %-*llu : %-8llu |", range_width, low, range_width, high,
+                  static_cast<unsigned long long>(n));
     out += line;
     // n <= largest always; scale in long double so huge counts cannot overflow.
-    int stars = static_cast<int>(static_cast<long double>(n) * star_width /
-                                 static_cast<long double>(largest));
+    int stars =
+        static_cast<int>(static_cast<long double>(n) * star_width / static_cast<long double>(largest));
     out.append(static_cast<std::size_t>(stars), '*');
     out.append(static_cast<std::size_t>(star_width - stars), ' ');
     out += "|\n";

@@ -130,8 +130,8 @@ void draw(const std::vector<double>& seconds, const PictureFlags& pic) {
 
 void print_summary(const std::vector<std::uint64_t>& durations_ns, bool json, bool msecs,
                    const TableCounters* counters) {
-  std::string out = json ? summary_json(durations_ns, msecs, counters) + "\n"
-                         : summary_text(durations_ns, msecs, counters);
+  std::string out =
+      json ? summary_json(durations_ns, msecs, counters) + "\n" : summary_text(durations_ns, msecs, counters);
   std::fputs(out.c_str(), stdout);
   std::fflush(stdout);
 }
@@ -200,9 +200,11 @@ int run(int argc, char** argv) {
   if (device_type(tc_opts.ifname) == kArphrdLoopback) {
     if (!r.count("direction")) {
       tc_opts.directions = {TcDirection::Ingress};
-      spdlog::info("{} is a loopback device: hooking ingress only (each packet passes both hooks)", tc_opts.ifname);
+      spdlog::info("{} is a loopback device: hooking ingress only (each packet passes both hooks)",
+                   tc_opts.ifname);
     } else if (tc_opts.directions.size() == 2) {
-      spdlog::warn("{} is a loopback device: with both directions every packet is counted twice", tc_opts.ifname);
+      spdlog::warn("{} is a loopback device: with both directions every packet is counted twice",
+                   tc_opts.ifname);
     }
   }
   TcTool tc(tc_opts);  // "no such interface" now, before the slow compile
@@ -265,7 +267,8 @@ int run(int argc, char** argv) {
   if (short_events) spdlog::warn("{} events were shorter than expected and were skipped", short_events);
 
   TableCounters counters = read_counters(prog, reader, static_cast<std::uint64_t>(max_conns));
-  if (counters.lost_events) spdlog::warn("{} connection events were lost (buffer full)", counters.lost_events);
+  if (counters.lost_events)
+    spdlog::warn("{} connection events were lost (buffer full)", counters.lost_events);
   print_summary(durations, json, msecs, &counters);
 
   if (pic.options.subtitle.empty())

@@ -8,8 +8,8 @@
 namespace tcp_duration {
 
 struct PlotOptions {
-  std::string path;      // where the PNG goes
-  int width = 800;       // pixels
+  std::string path;  // where the PNG goes
+  int width = 800;   // pixels
   int height = 600;
   int bins = 20;         // equal-width bins (on the log10 axis with log_x)
   bool log_x = false;    // logarithmic duration axis, for wide ranges

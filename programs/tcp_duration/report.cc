@@ -5,8 +5,8 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -83,10 +83,11 @@ std::string text_line(const Connection& c) {
   const std::string client = endpoint_text(c.family, c.client_addr, c.client_port);
   const std::string server = endpoint_text(c.family, c.server_addr, c.server_port);
   const std::string dur = seconds_text(c.duration_ns);
-  return fmt("%s -> %s | Duration: %-12s s | %s by %-6s | c->s %10llu B %7llu pkts | s->c %10llu B %7llu pkts",
-             client.c_str(), server.c_str(), dur.c_str(), end_text(c.end), side_text(c.ended_by),
-             static_cast<unsigned long long>(c.bytes_c2s), static_cast<unsigned long long>(c.packets_c2s),
-             static_cast<unsigned long long>(c.bytes_s2c), static_cast<unsigned long long>(c.packets_s2c));
+  return fmt(
+      "%s -> %s | Duration: %-12s s | %s by %-6s | c->s %10llu B %7llu pkts | s->c %10llu B %7llu pkts",
+      client.c_str(), server.c_str(), dur.c_str(), end_text(c.end), side_text(c.ended_by),
+      static_cast<unsigned long long>(c.bytes_c2s), static_cast<unsigned long long>(c.packets_c2s),
+      static_cast<unsigned long long>(c.bytes_s2c), static_cast<unsigned long long>(c.packets_s2c));
 }
 
 std::string json_line(const Connection& c) {
@@ -189,8 +190,8 @@ std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool ms
     out += "Summary: no finished connections.\n";
   } else {
     out += fmt("Summary: %zu connection%s, durations in seconds\n", s.count, s.count == 1 ? "" : "s");
-    out += fmt("  min %.6f  p50 %.6f  p90 %.6f  p99 %.6f  max %.6f  mean %.6f\n", s.min, s.p50, s.p90,
-               s.p99, s.max, s.mean);
+    out += fmt("  min %.6f  p50 %.6f  p90 %.6f  p99 %.6f  max %.6f  mean %.6f\n", s.min, s.p50, s.p90, s.p99,
+               s.max, s.mean);
     out += "\n" + tracekit::format_log2_hist(hist_buckets(durations_ns, msecs), msecs ? "msecs" : "usecs");
   }
   if (counters) {
@@ -214,7 +215,11 @@ std::string summary_json(const std::vector<std::uint64_t>& durations_ns, bool ms
   tracekit::JsonObject o;
   o.add("type", "summary").add("count", static_cast<unsigned long long>(s.count));
   if (s.count) {
-    o.add("min_s", s.min).add("p50_s", s.p50).add("p90_s", s.p90).add("p99_s", s.p99).add("max_s", s.max)
+    o.add("min_s", s.min)
+        .add("p50_s", s.p50)
+        .add("p90_s", s.p90)
+        .add("p99_s", s.p99)
+        .add("max_s", s.max)
         .add("mean_s", s.mean);
   }
   tracekit::JsonArray hist;

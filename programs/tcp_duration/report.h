@@ -60,8 +60,8 @@ std::optional<double> parse_duration_seconds(std::string_view line);
 
 struct DurationFile {
   std::vector<double> seconds;
-  std::size_t lines = 0;      // non-empty lines read
-  std::size_t unparsed = 0;   // non-empty lines without a duration
+  std::size_t lines = 0;     // non-empty lines read
+  std::size_t unparsed = 0;  // non-empty lines without a duration
 };
 // Reads every duration of a statistics file. Throws tracekit::Error when it cannot be read.
 DurationFile read_durations(const std::string& path);

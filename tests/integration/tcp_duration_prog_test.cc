@@ -3,14 +3,13 @@
 //
 // The program is the tool's embedded text (tcp_duration_bpf_text), compiled by bcc as
 // the tool does, read through tracekit::EventReader.
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <linux/pkt_cls.h>
 #include <unistd.h>
 
 #include <array>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -217,7 +216,8 @@ void pause_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 }  // namespace
 
-TEST_CASE("tcp_duration prog: full IPv4 lifecycle gives one FIN event with exact bytes", "[tcp_duration][prog]") {
+TEST_CASE("tcp_duration prog: full IPv4 lifecycle gives one FIN event with exact bytes",
+          "[tcp_duration][prog]") {
   Prog& p = ring_prog();
   p.events.clear();
   Stats st(p);
@@ -237,11 +237,11 @@ TEST_CASE("tcp_duration prog: full IPv4 lifecycle gives one FIN event with exact
   p.drain();
   CHECK(p.events.empty());  // one FIN is not the end
   CHECK(p.table_size() == 1);
-  p.run(ack);               // the server acknowledges the client's FIN
-  p.run(fin_s);             // the second FIN: the end
+  p.run(ack);    // the server acknowledges the client's FIN
+  p.run(fin_s);  // the second FIN: the end
   p.drain();
   REQUIRE(p.events.size() == 1);
-  p.run(last);              // the final ACK belongs to no connection any more
+  p.run(last);  // the final ACK belongs to no connection any more
   p.drain();
   REQUIRE(p.events.size() == 1);
 
@@ -458,7 +458,8 @@ TEST_CASE("tcp_duration prog: a full LRU table evicts, and the counters account 
   Prog p(tracekit::BufferKind::Ring, 64);
   const Endpoint s = ep("10.1.9.1", 80);
   constexpr int kConnections = 211;  // prime, well above the table size
-  for (int i = 0; i < kConnections; ++i) p.run(frame(ep("10.1.9.2", static_cast<std::uint16_t>(20000 + i)), s, SYN));
+  for (int i = 0; i < kConnections; ++i)
+    p.run(frame(ep("10.1.9.2", static_cast<std::uint16_t>(20000 + i)), s, SYN));
   const std::uint64_t left = p.table_size();
   CHECK(left <= 64);
   CHECK(left > 0);

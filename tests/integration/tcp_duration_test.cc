@@ -2,8 +2,6 @@
 // connections with known lifetimes into a netns. Ground truth: the client's own
 // clock around each connection, and tcpdump on the same interface (first SYN to the
 // second FIN, bytes and packets each way). Also the PNG (size, not blank, bars drawn).
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,6 +10,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -59,8 +58,8 @@ struct Png {
   std::string error;
   uint32_t width = 0, height = 0;
   std::size_t idat_bytes = 0;
-  uint64_t non_white = 0;  // pixels with any channel below 240
-  uint64_t bar_colour = 0; // pixels close to the bar fill (91, 141, 196)
+  uint64_t non_white = 0;   // pixels with any channel below 240
+  uint64_t bar_colour = 0;  // pixels close to the bar fill (91, 141, 196)
 };
 
 uint32_t be32(const unsigned char* p) {
@@ -113,7 +112,8 @@ Png decode_png(const std::string& bytes) {
     return png;
   }
   if (depth != 8 || (colour != 2 && colour != 6) || interlace != 0) {
-    png.error = "unexpected format: depth " + std::to_string(depth) + " colour type " + std::to_string(colour);
+    png.error =
+        "unexpected format: depth " + std::to_string(depth) + " colour type " + std::to_string(colour);
     return png;
   }
   const std::size_t bpp = colour == 6 ? 4 : 3;
@@ -134,19 +134,31 @@ Png decode_png(const std::string& bytes) {
       const int a = x >= bpp ? cur[x - bpp] : 0, b = prev[x], c = x >= bpp ? prev[x - bpp] : 0;
       int v = row[1 + x];
       switch (filter) {
-        case 0: break;
-        case 1: v += a; break;
-        case 2: v += b; break;
-        case 3: v += (a + b) / 2; break;
-        case 4: v += paeth(a, b, c); break;
-        default: png.error = "bad filter"; return png;
+        case 0:
+          break;
+        case 1:
+          v += a;
+          break;
+        case 2:
+          v += b;
+          break;
+        case 3:
+          v += (a + b) / 2;
+          break;
+        case 4:
+          v += paeth(a, b, c);
+          break;
+        default:
+          png.error = "bad filter";
+          return png;
       }
       cur[x] = static_cast<unsigned char>(v);
     }
     for (std::size_t x = 0; x < png.width; ++x) {
       const unsigned char* px = &cur[x * bpp];
       if (px[0] < 240 || px[1] < 240 || px[2] < 240) ++png.non_white;
-      if (std::abs(px[0] - 91) < 12 && std::abs(px[1] - 141) < 12 && std::abs(px[2] - 196) < 12) ++png.bar_colour;
+      if (std::abs(px[0] - 91) < 12 && std::abs(px[1] - 141) < 12 && std::abs(px[2] - 196) < 12)
+        ++png.bar_colour;
     }
     std::swap(prev, cur);
   }
@@ -195,8 +207,8 @@ uint16_t refused_connect(const std::string& local, const std::string& peer, uint
   REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&ls), len) == 0);
   socklen_t got = sizeof ls;
   ::getsockname(s, reinterpret_cast<sockaddr*>(&ls), &got);
-  const uint16_t local_port =
-      ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ls)->sin6_port : reinterpret_cast<sockaddr_in*>(&ls)->sin_port);
+  const uint16_t local_port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ls)->sin6_port
+                                       : reinterpret_cast<sockaddr_in*>(&ls)->sin_port);
   timeval tv{2, 0};
   ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int rc = ::connect(s, reinterpret_cast<sockaddr*>(&ps), len);
@@ -223,7 +235,8 @@ struct Truth {
 
 // Per client port: what the capture says, following the same definition as the tool
 // (first SYN .. second side's FIN or an RST; packets after that are not counted).
-std::map<uint16_t, Truth> truth_from_capture(const std::vector<testnet::PcapPacket>& frames, uint16_t server_port) {
+std::map<uint16_t, Truth> truth_from_capture(const std::vector<testnet::PcapPacket>& frames,
+                                             uint16_t server_port) {
   std::map<uint16_t, Truth> t;
   for (const auto& p : frames) {
     auto f = testnet::parse_tcp_frame(p);
@@ -294,8 +307,8 @@ TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the mil
   testnet::TcpServer server(net.ns(), port);
   warm_neighbours(net, port + 1);
   TempDir dir;
-  testnet::Capture cap(net.host_if(), "tcp port " + std::to_string(port) + " or tcp port " + std::to_string(port + 1),
-                       96);
+  testnet::Capture cap(net.host_if(),
+                       "tcp port " + std::to_string(port) + " or tcp port " + std::to_string(port + 1), 96);
 
   ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "-o", dir / "stat.dat", "--plot",
                     dir / "hist.png", "--size", "640x480", "--bins", "12"});
@@ -402,7 +415,8 @@ TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the mil
   CHECK_FALSE(std::filesystem::exists(dir / "graph.png"));  // --plot given: no default picture
 
   // The picture re-drawn from the file alone, default size, log axis.
-  auto redraw = harness::run({harness::tool_path("tcp_duration"), "--plot-only", dir / "stat.dat", "--log-x"}, 30);
+  auto redraw =
+      harness::run({harness::tool_path("tcp_duration"), "--plot-only", dir / "stat.dat", "--log-x"}, 30);
   INFO(redraw.err);
   CHECK(redraw.exit_code == 0);
   CHECK(redraw.out.find("\nSummary: 7 connections, durations in seconds\n") != std::string::npos);
@@ -417,11 +431,11 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
   testnet::TcpServer server(net.ns(), port);
   warm_neighbours(net, port + 1);
   TempDir dir;
-  ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "--json", "--buffer", "perf", "--attach",
-                    "clsact", "-o", dir / "s.json", "-d", "30"});
+  ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "--json", "--buffer", "perf",
+                    "--attach", "clsact", "-o", dir / "s.json", "-d", "30"});
   REQUIRE(tool.wait_for_stderr_line("Attached", 60));
-  CHECK(tool.err().find("Attached to clsact ingress+egress on " + net.host_if() + ": timing TCP connections (perf buffer") !=
-        std::string::npos);
+  CHECK(tool.err().find("Attached to clsact ingress+egress on " + net.host_if() +
+                        ": timing TCP connections (perf buffer") != std::string::npos);
 
   auto t4 = testnet::tcp_transfer(net.peer_ip4(), port, 5000, 100, 10, 50);
   auto t6 = testnet::tcp_transfer(net.peer_ip6(), port, 70000, 10, 10, 100);
@@ -435,18 +449,20 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
   }
   tool.signal(SIGTERM);
   CHECK(tool.wait_exit(30) == 0);
-  const std::regex v4(R"(^\{"type":"connection","start":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","family":4,"client_addr":")" +
-                      net.host_ip4() + R"(","client_port":)" + std::to_string(t4.local_port) + R"(,"server_addr":")" +
-                      net.peer_ip4() + R"(","server_port":5202,"duration_ns":(\d+),"duration_s":0\.\d{9},"end":"fin","ended_by":"client","bytes_c2s":(\d+),"bytes_s2c":(\d+),"packets_c2s":\d+,"packets_s2c":\d+,"syns":1\}$)");
+  const std::regex v4(
+      R"(^\{"type":"connection","start":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","family":4,"client_addr":")" +
+      net.host_ip4() + R"(","client_port":)" + std::to_string(t4.local_port) + R"(,"server_addr":")" +
+      net.peer_ip4() +
+      R"(","server_port":5202,"duration_ns":(\d+),"duration_s":0\.\d{9},"end":"fin","ended_by":"client","bytes_c2s":(\d+),"bytes_s2c":(\d+),"packets_c2s":\d+,"packets_s2c":\d+,"syns":1\}$)");
   std::smatch m;
   INFO(json[0]);
   REQUIRE(std::regex_match(json[0], m, v4));
   CHECK(std::stoull(m[1]) >= 50'000'000ULL);
   CHECK(std::stoull(m[2]) > 5008);
   INFO(json[1]);
-  CHECK(json[1].find("\"family\":6,\"client_addr\":\"" + net.host_ip6() + "\",\"client_port\":" +
-                     std::to_string(t6.local_port) + ",\"server_addr\":\"" + net.peer_ip6() + "\"") !=
-        std::string::npos);
+  CHECK(json[1].find("\"family\":6,\"client_addr\":\"" + net.host_ip6() +
+                     "\",\"client_port\":" + std::to_string(t6.local_port) + ",\"server_addr\":\"" +
+                     net.peer_ip6() + "\"") != std::string::npos);
   // The last stdout line is the JSON summary; the file has the two connection lines.
   auto all = harness::lines(tool.out());
   REQUIRE(all.size() == 3);
@@ -477,12 +493,13 @@ TEST_CASE("tcp_duration: lines survive a SIGKILL; a vanished interface ends the 
   }
   {
     TestNet net("tg");
-    ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "-o", dir / "g.dat", "--plot",
-                      dir / "g.png"});
+    ToolProcess tool(
+        {harness::tool_path("tcp_duration"), net.host_if(), "-o", dir / "g.dat", "--plot", dir / "g.png"});
     REQUIRE(tool.wait_for_stderr_line("Attached", 60));
     net.delete_link();
     CHECK(tool.wait_exit(10) == 1);
-    CHECK(tool.err().find("tcp_duration: error: interface " + net.host_if() + " disappeared") != std::string::npos);
+    CHECK(tool.err().find("tcp_duration: error: interface " + net.host_if() + " disappeared") !=
+          std::string::npos);
     CHECK(tool.out().find("Summary: no finished connections.") != std::string::npos);
     check_png(dir / "g.png", 800, 600, false);  // still drawn: empty axes
   }

@@ -1,19 +1,19 @@
 // src/histogram.h: log2 buckets, bcc-style rendering, percentiles, bins.
-#include <catch2/catch.hpp>
+#include "histogram.h"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "histogram.h"
-
 using namespace tracekit;
 
 namespace {
 std::string stars(int n, int width = 40) {
-  return std::string(static_cast<std::size_t>(n), '*') + std::string(static_cast<std::size_t>(width - n), ' ');
+  return std::string(static_cast<std::size_t>(n), '*') +
+         std::string(static_cast<std::size_t>(width - n), ' ');
 }
 }  // namespace
 
@@ -46,10 +46,17 @@ TEST_CASE("Log2Histogram counts", "[histogram]") {
 TEST_CASE("format_log2_hist matches bcc's print_log2_hist layout", "[histogram]") {
   const std::string expected =
       "     usecs               : count    distribution\n"
-      "         0 -> 1          : 1        |" + stars(10) + "|\n"
-      "         2 -> 3          : 0        |" + stars(0) + "|\n"
-      "         4 -> 7          : 4        |" + stars(40) + "|\n"
-      "         8 -> 15         : 2        |" + stars(20) + "|\n";
+      "         0 -> 1          : 1        |" +
+      stars(10) +
+      "|\n"
+      "         2 -> 3          : 0        |" +
+      stars(0) +
+      "|\n"
+      "         4 -> 7          : 4        |" +
+      stars(40) +
+      "|\n"
+      "         8 -> 15         : 2        |" +
+      stars(20) + "|\n";
   CHECK(format_log2_hist({1, 0, 4, 2}, "usecs") == expected);
 }
 
@@ -58,8 +65,11 @@ TEST_CASE("format_log2_hist: trailing empty buckets are not printed, empty gives
   CHECK(format_log2_hist({0, 0, 0}, "usecs").empty());
   const std::string expected =
       "     msecs               : count    distribution\n"
-      "         0 -> 1          : 0        |" + stars(0) + "|\n"
-      "         2 -> 3          : 3        |" + stars(40) + "|\n";
+      "         0 -> 1          : 0        |" +
+      stars(0) +
+      "|\n"
+      "         2 -> 3          : 3        |" +
+      stars(40) + "|\n";
   CHECK(format_log2_hist({0, 3, 0, 0}, "msecs") == expected);
 }
 
@@ -69,7 +79,8 @@ TEST_CASE("format_log2_hist: large ranges switch to wide columns and 20 stars", 
   b[34] = 1;
   std::string out = format_log2_hist(b, "nsecs");
   auto first_nl = out.find('\n');
-  CHECK(out.substr(0, first_nl) == std::string(15, ' ') + "nsecs" + std::string(24, ' ') + " : count    distribution");
+  CHECK(out.substr(0, first_nl) ==
+        std::string(15, ' ') + "nsecs" + std::string(24, ' ') + " : count    distribution");
   CHECK(out.find("                   0 -> 1                    : 2        |" + stars(20, 20) + "|\n") !=
         std::string::npos);
   CHECK(out.find("         17179869184 -> 34359738367          : 1        |" + stars(10, 20) + "|\n") !=

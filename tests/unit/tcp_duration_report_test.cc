@@ -1,10 +1,9 @@
 // tcp_duration's output lines, reading them back, and the exit summary
 // (programs/tcp_duration/report.cc, compiled into this test: it is LLVM-free).
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -68,9 +67,10 @@ TEST_CASE("text line: the original's columns, then how it ended and the bytes", 
   c.end = End::Rst;
   c.ended_by = Side::Server;
   c.duration_ns = 16002086138ULL;
-  CHECK(text_line(c).rfind(
-            "192.168.143.246:43052 ->   137.226.34.46:80    | Duration: 16.002086138 s | RST by server | c->s ",
-            0) == 0);
+  CHECK(
+      text_line(c).rfind(
+          "192.168.143.246:43052 ->   137.226.34.46:80    | Duration: 16.002086138 s | RST by server | c->s ",
+          0) == 0);
 }
 
 TEST_CASE("JSON line", "[tcp_duration]") {
@@ -201,7 +201,8 @@ TEST_CASE("summary text and JSON", "[tcp_duration]") {
   CHECK(json.find("\"table\":{\"opened\":4,\"syn_retransmits\":0,\"closed_fin\":2,\"closed_rst\":1,"
                   "\"still_open\":1,\"evicted\":0,\"replaced\":0,\"insert_failed\":0,\"orphan_fin\":3,"
                   "\"orphan_rst\":0,\"unparsed\":0,\"lost_events\":0}}") != std::string::npos);
-  CHECK(summary_json({}, false, nullptr) == "{\"type\":\"summary\",\"count\":0,\"hist_unit\":\"usecs\",\"hist\":[]}");
+  CHECK(summary_json({}, false, nullptr) ==
+        "{\"type\":\"summary\",\"count\":0,\"hist_unit\":\"usecs\",\"hist\":[]}");
 }
 
 TEST_CASE("to_ns rounds seconds to nanoseconds", "[tcp_duration]") {
