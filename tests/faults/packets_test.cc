@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <errno.h>
 #include <linux/pkt_cls.h>
 
 #include <algorithm>
@@ -280,7 +281,18 @@ std::vector<std::pair<Ep, Ep>> reference_flows() {
 
 struct FuzzStats {
   long runs = 0, errors = 0, unspec = 0, ok = 0, other = 0, changed = 0;
+  long refused = 0;  // IP frames shorter than an IP header: BPF_PROG_TEST_RUN refuses them
 };
+
+// BPF_PROG_TEST_RUN itself refuses (EINVAL) a frame whose ethertype says IPv4/IPv6
+// but which is shorter than Ethernet + the fixed IP header (net/bpf/test_run.c checks
+// skb_headlen against sizeof(struct iphdr) / sizeof(struct ipv6hdr)): such frames
+// cannot be fed to the program this way. Other truncations still are.
+bool refused_by_test_run(const Bytes& f, int err) {
+  if (err != -EINVAL || f.size() < 14) return false;
+  const unsigned type = static_cast<unsigned>(f[12]) << 8 | f[13];
+  return (type == 0x0800 && f.size() < 14 + 20) || (type == 0x86DD && f.size() < 14 + 40);
+}
 
 // Runs the whole table through prog_fd; every frame must come back untouched with
 // -1 (or 0). Returns the totals.
@@ -295,7 +307,10 @@ FuzzStats fuzz(int prog_fd, const std::string& label) {
       auto r = test_run(prog_fd, f);
       ++s.runs;
       if (r.err != 0) {
-        ++s.errors, ++row_err;
+        if (refused_by_test_run(f, r.err))
+          ++s.refused;
+        else
+          ++s.errors, ++row_err;
         continue;
       }
       if (r.retval == TC_ACT_UNSPEC) ++s.unspec;
@@ -311,7 +326,8 @@ FuzzStats fuzz(int prog_fd, const std::string& label) {
   faults::note(label + ": " + std::to_string(s.runs) + " fuzz frames, " + std::to_string(s.unspec) +
                " returned TC_ACT_UNSPEC, " + std::to_string(s.ok) + " TC_ACT_OK, " + std::to_string(s.other) +
                " anything else, " + std::to_string(s.changed) + " changed, " + std::to_string(s.errors) +
-               " test-run errors");
+               " test-run errors, " + std::to_string(s.refused) +
+               " IP frames shorter than an IP header refused by BPF_PROG_TEST_RUN itself");
   return s;
 }
 
@@ -370,6 +386,10 @@ struct Tracker {
     tracekit::LoadOptions load{"", {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(max_flows)}, true, false};
     prog.load(tcp_tracker_bpf_text, load);
     fd = prog.load_function("trace_tcp_tracker", BPF_PROG_TYPE_SCHED_CLS);
+    // As the tool does: slot 0 of the array of maps "flow_tables" is the flow table.
+    const uint32_t slot = 0;
+    const int flows = prog.map_fd("flows");
+    REQUIRE(bpf_map_update_elem(prog.map_fd("flow_tables"), &slot, &flows, BPF_ANY) == 0);
   }
   uint64_t outside(uint32_t reason) { return tracekit::sum_percpu_u64(prog, "outside", reason); }
 };
@@ -424,6 +444,8 @@ TEST_CASE("fuzz: tcp_tracker's program passes every malformed frame untouched, u
       REQUIRE(r.retval == TC_ACT_UNSPEC);
     }
     auto v = lookup<flow_key, flow_value>(flows, tracker_key(refs[i].first, refs[i].second));
+    INFO("reference flow " << i << ", outside: " << t.outside(0) << " " << t.outside(1) << " " << t.outside(2)
+                           << " " << t.outside(3) << " " << t.outside(4) << " " << t.outside(5));
     REQUIRE(v);
     CHECK(v->packets == i % 3 + 1);
     before.push_back(*v);
