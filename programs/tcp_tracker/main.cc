@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -51,26 +52,49 @@ struct Options {
   bool json = false;
 };
 
-// The two maps of the program, read from user space.
+// The maps of the program, from user space. The program reaches its flow table through
+// slot 0 of the array of maps "flow_tables" (see tcp_tracker.bpf.c).
+//  - Cumulative mode: slot 0 -> "flows", read in place every report.
+//  - --reset: two tables, "flows" and "flows_spare". A report points slot 0 at the
+//    other table first, then drains the one it left. The kernel returns from that map
+//    update only after an RCU grace period (kernel/bpf/syscall.c, maybe_wait_bpf_programs:
+//    user-space updates of an array of maps wait for the running BPF programs), so
+//    nothing writes to the drained table any more: every packet is counted in exactly
+//    one interval.
 class FlowTable {
  public:
   FlowTable(BpfProgram& prog, const Options& o)
-      : reader_(prog.map_fd("flows"), sizeof(flow_key), sizeof(flow_value), static_cast<uint32_t>(o.max_flows)),
-        outside_fd_(prog.map_fd("outside")),
-        rates_(!o.reset),
-        reset_(o.reset) {
+      : outer_fd_(prog.map_fd("flow_tables")), rates_(!o.reset), reset_(o.reset) {
+    const auto max = static_cast<uint32_t>(o.max_flows);
+    fds_[0] = prog.map_fd("flows");
+    readers_.emplace_back(fds_[0], sizeof(flow_key), sizeof(flow_value), max);
+    if (reset_) {
+      fds_[1] = prog.map_fd("flows_spare");
+      readers_.emplace_back(fds_[1], sizeof(flow_key), sizeof(flow_value), max);
+    }
+    point_at(0);
+    outside_fd_ = prog.map_fd("outside");
     int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) throw Error("cannot count the possible CPUs: " + std::string(std::strerror(-cpus)));
     percpu_.resize(static_cast<size_t>(cpus));
   }
 
-  // Reads (with --reset: drains) the flow table; rates over `seconds`.
+  // Reads (with --reset: swaps and drains) the flow table; rates over `seconds`.
   std::vector<FlowRow> read(double seconds) {
-    size_t n = reader_.read(reset_);
+    size_t which = 0;
+    if (reset_) {
+      which = active_;
+      auto t0 = std::chrono::steady_clock::now();
+      point_at(1 - active_);
+      spdlog::debug("switched flow tables in {:.2f} ms",
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    HashMapReader& reader = readers_[which];
+    size_t n = reader.read(reset_);
     std::vector<FlowRow> rows(n);
     for (size_t i = 0; i < n; ++i) {
-      auto k = reader_.key_as<flow_key>(i);
-      auto v = reader_.value_as<flow_value>(i);
+      auto k = reader.key_as<flow_key>(i);
+      auto v = reader.value_as<flow_value>(i);
       FlowRow& r = rows[i];
       r.id.family = k.family == 6 ? 6 : 4;
       std::memcpy(r.id.src.data(), k.saddr, 16);
@@ -83,8 +107,8 @@ class FlowTable {
     }
     rates_.update(rows, seconds);
     spdlog::debug("read {} flows in {:.2f} ms with {} bpf() calls ({})", n,
-                  std::chrono::duration<double, std::milli>(reader_.took()).count(), reader_.syscalls(),
-                  reader_.batched() ? "batched" : "iterated");
+                  std::chrono::duration<double, std::milli>(reader.took()).count(), reader.syscalls(),
+                  reader.batched() ? "batched" : "iterated");
     return rows;
   }
 
@@ -98,8 +122,19 @@ class FlowTable {
   }
 
  private:
-  HashMapReader reader_;
-  int outside_fd_;
+  // Points the program at table i; returns once no program uses the previous one.
+  void point_at(size_t i) {
+    const uint32_t slot = 0;
+    if (bpf_map_update_elem(outer_fd_, &slot, &fds_[i], BPF_ANY) != 0)
+      throw Error("cannot set up the flow table: " + std::string(std::strerror(errno)));
+    active_ = i;
+  }
+
+  int outer_fd_;
+  int fds_[2] = {-1, -1};
+  std::vector<HashMapReader> readers_;
+  size_t active_ = 0;
+  int outside_fd_ = -1;
   FlowRates rates_;
   bool reset_;
   std::vector<uint64_t> percpu_;
@@ -188,8 +223,9 @@ int run(int argc, char** argv) {
 
   TcTool tc(tc_opts);  // unknown interface: exit 2 before the slow compile
   BpfProgram prog;
-  prog.load(tcp_tracker_bpf_text,
-            TcTool::load_options(cli.common(), {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(o.max_flows)}));
+  std::vector<std::string> cflags = {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(o.max_flows)};
+  if (o.reset) cflags.push_back("-DTCP_TRACKER_SPARE");
+  prog.load(tcp_tracker_bpf_text, TcTool::load_options(cli.common(), cflags));
   FlowTable table(prog, o);
   std::string where = tc.attach(prog, "trace_tcp_tracker");
   prog.free_compiler_memory();

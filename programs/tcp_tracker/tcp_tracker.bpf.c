@@ -19,6 +19,16 @@
  * Direct packet access (bounds-checked against data_end) reads the headers. Headers
  * that are not in the linear part of the skb (rare: the stack keeps TCP/IP headers
  * linear) are pulled in once with bpf_skb_pull_data before giving up.
+ *
+ * The flow table is reached through slot 0 of the array of maps "flow_tables", which
+ * user space points at "flows". With --reset (-DTCP_TRACKER_SPARE) there is a second
+ * table "flows_spare": at each report user space points slot 0 at the other table.
+ * That map update returns only after an RCU grace period (the kernel waits for every
+ * running BPF program when an array of maps is updated from user space), so no
+ * program still holds a pointer into the table it then reads and empties: no count is
+ * lost or misattributed, which deleting entries under a running program cannot
+ * promise (a program between its lookup and its atomic add would add to a freed
+ * entry).
  */
 #include "tcp_tracker.h"
 
@@ -36,6 +46,10 @@
 #define PULL_MAX 512 /* bytes made linear when the headers are not */
 
 BPF_TABLE("lru_hash", struct flow_key, struct flow_value, flows, TCP_TRACKER_MAX_FLOWS);
+#ifdef TCP_TRACKER_SPARE
+BPF_TABLE("lru_hash", struct flow_key, struct flow_value, flows_spare, TCP_TRACKER_MAX_FLOWS);
+#endif
+BPF_ARRAY_OF_MAPS(flow_tables, "flows", 1);
 BPF_PERCPU_ARRAY(outside, u64, OUTSIDE_REASONS);
 
 static __always_inline __u16 be16_at(const __u8 *p)
@@ -159,8 +173,9 @@ int trace_tcp_tracker(struct __sk_buff *skb)
 {
 	struct flow_key key = {};
 	struct flow_value *v;
+	void *table;
 	u64 bytes, segs;
-	int rc;
+	int rc, zero = 0;
 
 	rc = parse_frame(skb, &key);
 	if (rc == 1 + OUTSIDE_TRUNCATED &&
@@ -183,16 +198,22 @@ int trace_tcp_tracker(struct __sk_buff *skb)
 	bytes = skb->len + (skb->vlan_present ? VLAN_HLEN_ : 0);
 	segs = skb->gso_segs ? skb->gso_segs : 1;
 
-	v = flows.lookup(&key);
+	table = flow_tables.lookup(&zero);
+	if (!table) { /* not set up by user space (yet) */
+		count_outside(OUTSIDE_NO_ENTRY);
+		return TRACKER_VERDICT;
+	}
+	v = bpf_map_lookup_elem(table, &key);
 	if (!v) {
 		struct flow_value init = {};
 
 		init.bytes = bytes;
 		init.packets = 1;
 		init.segments = segs;
-		if (flows.insert(&key, &init) == 0) /* BPF_NOEXIST: we created it */
+		/* BPF_NOEXIST: 0 when we created it */
+		if (bpf_map_update_elem(table, &key, &init, BPF_NOEXIST) == 0)
 			return TRACKER_VERDICT;
-		v = flows.lookup(&key); /* another CPU created it first */
+		v = bpf_map_lookup_elem(table, &key); /* another CPU created it first */
 		if (!v) {
 			count_outside(OUTSIDE_NO_ENTRY);
 			return TRACKER_VERDICT;

@@ -41,7 +41,7 @@ enum outside_reason {
 	OUTSIDE_FRAGMENT = 2, /* a non-first IP fragment: no TCP header in it */
 	OUTSIDE_TRUNCATED = 3, /* the frame ends inside a header */
 	OUTSIDE_MALFORMED = 4, /* IHL < 5, TCP data offset < 5, IP version mismatch */
-	OUTSIDE_NO_ENTRY = 5, /* the flow table refused a new entry (never seen with LRU) */
+	OUTSIDE_NO_ENTRY = 5, /* no flow table set up, or it refused a new entry (LRU: never) */
 	OUTSIDE_REASONS = 6,
 };
 

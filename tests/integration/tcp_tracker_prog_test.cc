@@ -160,18 +160,35 @@ std::ostream& operator<<(std::ostream& os, const Counts& c) {
 // The compiled program with its two maps.
 class Prog {
  public:
-  explicit Prog(long max_flows = TCP_TRACKER_DEFAULT_MAX_FLOWS) : max_flows_(max_flows) {
+  // spare: compile as for --reset (a second table, "flows_spare").
+  explicit Prog(long max_flows = TCP_TRACKER_DEFAULT_MAX_FLOWS, bool spare = false) : max_flows_(max_flows) {
     tracekit::quiet_libbpf();
     tracekit::LoadOptions load;
     load.cflags = {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(max_flows)};
+    if (spare) load.cflags.push_back("-DTCP_TRACKER_SPARE");
     load.net_admin = true;
     load.tracing = false;
     prog_.load(tcp_tracker_bpf_text, load);
     fd_ = prog_.load_function("trace_tcp_tracker", BPF_PROG_TYPE_SCHED_CLS);
     flows_fd_ = prog_.map_fd("flows");
+    if (spare) spare_fd_ = prog_.map_fd("flows_spare");
+    tables_fd_ = prog_.map_fd("flow_tables");
     outside_fd_ = prog_.map_fd("outside");
     cpus_ = static_cast<size_t>(libbpf_num_possible_cpus());
+    point_at(flows_fd_);
   }
+
+  // Points slot 0 of flow_tables at a table (as the tool does); -1 empties the slot.
+  void point_at(int table_fd) {
+    const uint32_t slot = 0;
+    if (table_fd < 0)
+      REQUIRE(bpf_map_delete_elem(tables_fd_, &slot) == 0);
+    else
+      REQUIRE(bpf_map_update_elem(tables_fd_, &slot, &table_fd, BPF_ANY) == 0);
+    flows_fd_now_ = table_fd;
+  }
+  int flows_fd() const { return flows_fd_; }
+  int spare_fd() const { return spare_fd_; }
 
   // Runs the program once on `frame`; returns the verdict. gso_segs is put in the
   // test context (0 = none).
@@ -200,8 +217,9 @@ class Prog {
     return err;
   }
 
-  std::map<std::string, Counts> flows() {
-    tracekit::HashMapReader reader(flows_fd_, sizeof(flow_key), sizeof(flow_value),
+  // Contents of the table slot 0 points at (or of table_fd).
+  std::map<std::string, Counts> flows(int table_fd = -1) {
+    tracekit::HashMapReader reader(table_fd >= 0 ? table_fd : flows_fd_now_, sizeof(flow_key), sizeof(flow_value),
                                    static_cast<uint32_t>(max_flows_));
     reader.read(false);
     std::map<std::string, Counts> out;
@@ -235,7 +253,7 @@ class Prog {
  private:
   tracekit::BpfProgram prog_;
   long max_flows_;
-  int fd_ = -1, flows_fd_ = -1, outside_fd_ = -1;
+  int fd_ = -1, flows_fd_ = -1, spare_fd_ = -1, tables_fd_ = -1, outside_fd_ = -1, flows_fd_now_ = -1;
   size_t cpus_ = 1;
 };
 
@@ -505,4 +523,24 @@ TEST_CASE("tcp_tracker prog: a full LRU table keeps counting new flows", "[tcp_t
   REQUIRE(it != table.end());
   CHECK(it->second.packets == 1);
   CHECK(p.outside() == std::array<uint64_t, OUTSIDE_REASONS>{});
+}
+
+TEST_CASE("tcp_tracker prog: --reset tables: packets go to the table slot 0 points at", "[tcp_tracker][prog]") {
+  Prog p(TCP_TRACKER_DEFAULT_MAX_FLOWS, true);
+  FrameSpec s;
+  Frame f = make_frame(s);
+  const std::string k = key_bytes(key_of(s));
+  for (int i = 0; i < 3; ++i) CHECK(p.run(f.bytes) == kVerdict);
+  p.point_at(p.spare_fd());  // what a --reset report does first
+  for (int i = 0; i < 5; ++i) CHECK(p.run(f.bytes) == kVerdict);
+  CHECK(p.flows(p.flows_fd())[k] == Counts{3 * f.bytes.size(), 3, 3});
+  CHECK(p.flows(p.spare_fd())[k] == Counts{5 * f.bytes.size(), 5, 5});
+  p.point_at(p.flows_fd());
+  CHECK(p.run(f.bytes) == kVerdict);
+  CHECK(p.flows(p.flows_fd())[k] == Counts{4 * f.bytes.size(), 4, 4});
+  CHECK(p.flows(p.spare_fd())[k].packets == 5);
+  // No table at all (user space has not set one up): counted as refused, still passed on.
+  p.point_at(-1);
+  CHECK(p.run(f.bytes) == kVerdict);
+  CHECK(p.outside() == only(OUTSIDE_NO_ENTRY, 1));
 }

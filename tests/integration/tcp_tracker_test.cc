@@ -227,28 +227,46 @@ TEST_CASE("tcp_tracker: per-flow bytes and packets equal tcpdump's, exactly", "[
 TEST_CASE("tcp_tracker --reset: the intervals add up to the capture", "[tcp_tracker][exact]") {
   TestNet net("tr");
   testnet::TcpServer server(net.ns(), 5002);
-  auto tool = start_tool({net.host_if(), "--json", "--reset", "-i", "0.3"});
+  // Short intervals so that table switches happen while packets flow.
+  auto tool = start_tool({net.host_if(), "--json", "--reset", "-i", "0.1", "-v"});
   testnet::Capture cap(net.host_if(), "tcp");
-  // Spread over several intervals: some flows span a drain.
   for (int round = 0; round < 4; ++round) {
     make_transfers(net, 5002, 7);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // 30 MiB, then 250 ms before the FIN: the flow spans at least two intervals.
+    auto big = testnet::tcp_transfer(net.peer_ip4(), 5002, 30u << 20, 1u << 20, 20, 250);
+    INFO(big.error);
+    REQUIRE(big.ok);
   }
   auto frames = cap.stop();
+  CHECK(cap.dropped_by_kernel() == 0);
   tool->signal(SIGINT);
   REQUIRE(tool->wait_exit(20) == 0);
   auto truth = capture_flows(frames);
-  REQUIRE(truth.size() == 56);
+  REQUIRE(truth.size() == 64);
   auto summed = json_flows(tool->out(), false);
   compare(summed, truth, true);
-  // Several intervals did report something.
+  // Many intervals reported something, and the big flows were split across several.
   std::set<std::string> intervals;
   static const std::regex iv(R"("interval":(\d+))");
   for (const auto& line : harness::lines(tool->out())) {
     std::smatch m;
     if (std::regex_search(line, m, iv)) intervals.insert(m[1]);
   }
-  CHECK(intervals.size() >= 3);
+  CHECK(intervals.size() >= 5);
+  // The flows with a pause before their FIN were reported in more than one interval.
+  std::map<std::string, int> reports_per_flow;
+  static const std::regex src(R"re("src_addr":"([^"]+)","src_port":(\d+))re");
+  for (const auto& line : harness::lines(tool->out())) {
+    std::smatch m;
+    if (std::regex_search(line, m, src)) ++reports_per_flow[m[1].str() + ":" + m[2].str()];
+  }
+  int split = 0;
+  for (const auto& [flow, n] : reports_per_flow) split += n >= 2;
+  CHECK(split >= 4);
+  size_t switches = 0;
+  for (size_t pos = 0; (pos = tool->err().find("switched flow tables", pos)) != std::string::npos; ++pos) ++switches;
+  WARN("--reset: " << total_packets(truth) << " frames, " << intervals.size() << " intervals with flows, "
+                   << switches << " table switches, all equal");
 }
 
 TEST_CASE("tcp_tracker --direction ingress / egress count one side only", "[tcp_tracker][exact]") {
