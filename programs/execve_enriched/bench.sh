@@ -19,7 +19,7 @@ tmp=$(mktemp -d /tmp/execve_bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 tick=$(getconf CLK_TCK)
 
-printf "%-12s %7s %8s %6s %7s %12s %14s %13s\n" MODE MADE RECEIVED LOST WALL_S SYS_US/EXEC TRACER_US/EVT LATENCY_MS
+printf "%-12s %7s %8s %6s %7s %12s %14s %13s\n" MODE MADE RECEIVED LOST WALL_S SYS_US/EXEC TRACER_US/EVT AVG/MAX_MS
 run_case() {
   local name=$1; shift
   local pid="" ticks0=0

@@ -1,0 +1,81 @@
+// execve_enriched's rendering of one event (LLVM-free: the header only needs tracekit_core).
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include "../../programs/execve_enriched/execve_format.h"
+
+using namespace execve_enriched;
+
+namespace {
+
+execve_event make_event() {
+  execve_event e;
+  std::memset(&e, 0, sizeof e);
+  e.pid = 4242;
+  e.tid = 4242;
+  e.ppid = 1;
+  e.uid = 1000;
+  e.gid = 1000;
+  std::strcpy(e.comm, "bash");
+  std::strcpy(e.filename, "/bin/echo");
+  std::strcpy(e.args[0], "echo");
+  std::strcpy(e.args[1], "two words");
+  e.argc = 2;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("quote_arg leaves plain words alone and quotes the rest", "[execve_enriched]") {
+  CHECK(quote_arg("ls") == "ls");
+  CHECK(quote_arg("/usr/bin/x-y_z.1=2,3:4") == "/usr/bin/x-y_z.1=2,3:4");
+  CHECK(quote_arg("") == "''");
+  CHECK(quote_arg("a b") == "'a b'");
+  CHECK(quote_arg("it's") == "'it'\\''s'");
+  CHECK(quote_arg("tab\there\n") == "'tab\\there\\n'");
+  CHECK(quote_arg("\x01") == "'\\x01'");
+}
+
+TEST_CASE("ret_text and errno_name", "[execve_enriched]") {
+  CHECK(ret_text(0) == "0");
+  CHECK(ret_text(-ENOENT) == "-ENOENT");
+  CHECK(ret_text(-EACCES) == "-EACCES");
+  CHECK(errno_name(0).empty());
+  CHECK(errno_name(-ENOEXEC) == "ENOEXEC");
+}
+
+TEST_CASE("text line: columns, markers for cut and missing arguments", "[execve_enriched]") {
+  execve_event e = make_event();
+  Decorated d{&e, {}, 1, std::string("alice")};
+  CHECK(text_line(d, false) ==
+        "4242    1       1000   alice    bash             0        /bin/echo echo 'two words'\n");
+  e.args_cut = 1u << 1;
+  e.flags = EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT;
+  e.ret = -ENOENT;
+  d.ppid = 0;
+  d.user.reset();
+  CHECK(text_line(d, false) ==
+        "4242    ?       1000   -        bash             -ENOENT  /bin/echo... echo 'two words'... ...\n");
+  e.argc = 0;
+  e.flags = EXECVE_F_ARG_FAULT;
+  CHECK(args_text(e) == "[?]");
+  CHECK(header_line(true).rfind("TIME     PID", 0) == 0);
+}
+
+TEST_CASE("JSON line carries the same values", "[execve_enriched]") {
+  execve_event e = make_event();
+  e.args_cut = 1u << 1;
+  e.ret = -ENOENT;
+  Decorated d{&e, std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123)), 0, std::nullopt};
+  CHECK(json_line(d) ==
+        "{\"timestamp\":\"2023-11-14T22:13:20.123Z\",\"syscall\":\"execve\",\"pid\":4242,\"tid\":4242,\"ppid\":null,"
+        "\"uid\":1000,\"user\":null,\"gid\":1000,\"comm\":\"bash\",\"filename\":\"/bin/echo\",\"filename_truncated\":false,"
+        "\"args\":[\"echo\",\"two words\"],\"truncated_args\":[1],\"more_args\":false,\"args_unreadable\":false,"
+        "\"ret\":-2,\"errno\":\"ENOENT\"}\n");
+  e.syscall = EXECVE_SYS_EXECVEAT;
+  e.dirfd = -100;
+  CHECK(json_line(d).find("\"syscall\":\"execveat\"") != std::string::npos);
+  CHECK(json_line(d).find("\"dirfd\":-100,\"flags\":0,") != std::string::npos);
+}
