@@ -168,8 +168,16 @@ TestNet::TestNet(const std::string& tag) {
   const std::string x = std::to_string(100 + id / 256), y = std::to_string(id % 256);
   host4_ = "10." + x + "." + y + ".1";
   peer4_ = "10." + x + "." + y + ".2";
-  host6_ = "fd7c:" + x + ":" + y + "::1";
-  peer6_ = "fd7c:" + x + ":" + y + "::2";
+  // In the canonical form inet_ntop prints (a zero group, as in fd7c:158:0::1, is folded
+  // into "::"), so the strings compare equal to addresses read back from frames and tools.
+  auto canonical6 = [](const std::string& a) {
+    in6_addr bin{};
+    char text[INET6_ADDRSTRLEN];
+    if (::inet_pton(AF_INET6, a.c_str(), &bin) != 1) throw std::runtime_error("bad IPv6 address " + a);
+    return std::string(::inet_ntop(AF_INET6, &bin, text, sizeof text));
+  };
+  host6_ = canonical6("fd7c:" + x + ":" + y + "::1");
+  peer6_ = canonical6("fd7c:" + x + ":" + y + "::2");
 
   cleanup();  // leftovers of a crashed earlier process with the same pid
   const std::string steps[] = {
