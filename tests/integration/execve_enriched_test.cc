@@ -437,9 +437,11 @@ TEST_CASE("execve_enriched --pid keeps one caller", "[execve_enriched][filters]"
     if (setgroups(0, nullptr) != 0 || setgid(kUid + 3) != 0 || setuid(kUid + 3) != 0) _exit(99);
     // Strings written by this process: string literals would sit in file pages that a
     // fresh child has not touched, which BPF cannot read at sys_enter (see the docs).
+    // The path too: a literal lives in a file page this child has not faulted in yet.
+    char* path = strdup("/bin/true");
     char* args[] = {strdup("true"), strdup("picked"), nullptr};
     char* envp[] = {nullptr};
-    execve("/bin/true", args, envp);
+    execve(path, args, envp);
     _exit(127);
   }
   close(go[0]);
@@ -452,6 +454,7 @@ TEST_CASE("execve_enriched --pid keeps one caller", "[execve_enriched][filters]"
   REQUIRE(lines.size() == 1);
   auto ev = parse_json(lines[0]);
   CHECK(ev["pid"].i() == child);
+  CHECK(ev["filename"].str == "/bin/true");
   REQUIRE(ev["args"].arr.size() == 2);
   CHECK(ev["args"].arr[1].str == "picked");
   CHECK_FALSE(ev["args_unreadable"].b);
