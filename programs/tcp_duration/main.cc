@@ -1,13 +1,15 @@
 // tcp_duration: lifetime of every TCP connection on an interface, a statistics file,
 // a summary with a log2 histogram on exit, and a PNG histogram (PLplot).
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -42,7 +44,39 @@ constexpr const char* kExamples =
     "  tcp_duration lo -d 10                  # loopback: hooked on ingress only (packets pass it twice)\n"
     "  tcp_duration --plot-only statistics.dat --plot old.png --size 1200x800  # re-draw only\n";
 
-using FilePtr = std::unique_ptr<FILE, int (*)(FILE*)>;
+// The output file, opened for writing at start-up but emptied only by start(), once the
+// program compiled: a start that fails leaves an earlier run's file as it was, and
+// removes a file it created.
+class OutputFile {
+ public:
+  explicit OutputFile(std::string path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    created_ = fd_ >= 0;
+    if (fd_ < 0 && errno == EEXIST) fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) throw Error("cannot write " + path_ + ": " + std::strerror(errno));
+  }
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  ~OutputFile() {
+    if (file_) {
+      std::fclose(file_);
+      return;
+    }
+    ::close(fd_);
+    if (created_) ::unlink(path_.c_str());
+  }
+  FILE* start() {
+    if (::ftruncate(fd_, 0) != 0 || !(file_ = ::fdopen(fd_, "w")))
+      throw Error("cannot write " + path_ + ": " + std::strerror(errno));
+    return file_;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool created_ = false;
+  FILE* file_ = nullptr;
+};
 
 constexpr int kArphrdLoopback = 772;
 
@@ -208,15 +242,15 @@ int run(int argc, char** argv) {
     }
   }
   TcTool tc(tc_opts);  // "no such interface" now, before the slow compile
-  FilePtr out(std::fopen(output.c_str(), "w"), &std::fclose);
-  if (!out) throw Error("cannot write " + output + ": " + std::strerror(errno));
-
   BpfProgram prog;
   std::vector<std::string> cflags = buffer_cflags(kind);
   cflags.push_back("-DMAX_CONNECTIONS=" + std::to_string(max_conns));
   cflags.push_back("-DL2_LEN=" + std::to_string(l2_header_len(tc.ifname())));
   LoadOptions load = TcTool::load_options(cli.common(), cflags);
-  prog.load(tcp_duration_bpf_text, load);
+  prog.preflight(load);           // "needs root" before anything else
+  OutputFile out_file(output);    // "cannot write FILE" before the slow compile
+  prog.compile(tcp_duration_bpf_text, load);
+  FILE* out = out_file.start();
 
   const std::int64_t wall_offset = realtime_minus_monotonic_ns();
   std::vector<std::uint64_t> durations;
@@ -236,7 +270,7 @@ int run(int argc, char** argv) {
     std::string line = (json ? json_line(c) : text_line(c)) + "\n";
     std::fputs(line.c_str(), stdout);
     // No exception through libbpf's C frames: remember the failure, the loop stops.
-    if (write_error.empty() && (std::fputs(line.c_str(), out.get()) < 0 || std::fflush(out.get()) != 0))
+    if (write_error.empty() && (std::fputs(line.c_str(), out) < 0 || std::fflush(out) != 0))
       write_error = "cannot write " + output + ": " + std::strerror(errno);
   };
   EventReaderOptions reader_opts;

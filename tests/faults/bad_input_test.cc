@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -190,6 +191,13 @@ TEST_CASE("bad input: a start that fails does not clobber an existing --output f
                            dir.file("nothing-here")},
                           {2, "nothing-here"});
   CHECK(faults::read_file(out) == before);
+  // Nor does it leave behind a file that was not there.
+  const std::string fresh = dir.file("fresh.dat");
+  expect_one_line_failure("tcp_duration",
+                          {harness::tool_path("tcp_duration"), test_iface(), "-o", fresh, "--no-plot",
+                           "--kernel-headers", dir.file("nothing-here")},
+                          {2, "nothing-here"});
+  CHECK_FALSE(std::filesystem::exists(fresh));
 }
 
 // "Missing tracefs": the tools mount tracefs themselves when /sys/kernel/tracing is
