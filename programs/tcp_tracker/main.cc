@@ -150,6 +150,13 @@ class Reporter {
     double seconds = std::chrono::duration<double>(now - last_).count();
     last_ = now;
     std::vector<FlowRow> rows = table_.read(seconds);
+    if (final_report && !o_.reset && elapsed > 0) {
+      // The final report of running totals gives the average rate over the whole trace.
+      for (auto& r : rows) {
+        r.bytes_per_sec = static_cast<double>(r.bytes) / elapsed;
+        r.packets_per_sec = static_cast<double>(r.packets) / elapsed;
+      }
+    }
     const size_t total = rows.size();
     sort_flows(rows, o_.sort, o_.top);
     auto wall = std::chrono::system_clock::now();
