@@ -196,6 +196,8 @@ theirs_cmd() {
 trace() {
   local key=$1
   shift
+  # A tracer that had to be SIGKILLed may have left a clsact qdisc behind on the veth.
+  ip -n "$ns_a" qdisc del dev "$veth_a" clsact 2>/dev/null || true
   timeout -k 10 600 "$hb/bench_trace" --out "$res/$key.out" --err "$res/$key.err" "$@" >"$res/$key.kv" || {
     log "$key: tracer failed (see $res/$key.err)"
     return 1
