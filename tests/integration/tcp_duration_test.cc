@@ -449,6 +449,10 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
   }
   tool.signal(SIGTERM);
   CHECK(tool.wait_exit(30) == 0);
+  // Nothing left on the interface: our filters and the clsact qdisc we created are gone.
+  CHECK(testnet::tc_filter_count(net.host_if(), "ingress", false) == 0);
+  CHECK(testnet::tc_filter_count(net.host_if(), "egress", false) == 0);
+  CHECK_FALSE(testnet::has_clsact(net.host_if()));
   const std::regex v4(
       R"(^\{"type":"connection","start":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","family":4,"client_addr":")" +
       net.host_ip4() + R"(","client_port":)" + std::to_string(t4.local_port) + R"(,"server_addr":")" +
