@@ -115,8 +115,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 /*
  * Copies the path and argv from the caller's memory. A page that was never touched in
  * this process (say, string literals of a freshly forked child) cannot be faulted in
- * here: the strings are marked EXECVE_F_ARG_FAULT, and read again at sys_exit when the
- * call failed (the kernel has paged them in by then).
+ * here: the strings are marked EXECVE_F_FILENAME_FAULT / EXECVE_F_ARG_FAULT, and read
+ * again at sys_exit when the call failed (the kernel has paged them in by then). When
+ * it succeeds, sched_process_exec supplies the path (the kernel's copy of it).
  */
 static __always_inline void read_strings(struct execve_event *e)
 {
@@ -127,11 +128,12 @@ static __always_inline void read_strings(struct execve_event *e)
 
 	e->argc = 0;
 	e->args_cut = 0;
-	e->flags &= ~(EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT | EXECVE_F_ARG_FAULT);
+	e->flags &= ~(EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT | EXECVE_F_ARG_FAULT |
+		      EXECVE_F_FILENAME_FAULT);
 	n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
 	if (n < 0) {
 		e->filename[0] = 0;
-		e->flags |= EXECVE_F_ARG_FAULT;
+		e->flags |= EXECVE_F_FILENAME_FAULT;
 	} else if (n == sizeof(e->filename)) {
 		char c = 0;
 
@@ -229,7 +231,7 @@ static __always_inline int on_exit(void *ctx, long ret)
 		return 0;
 	if ((FILTER_RET == 1 && ret != 0) || (FILTER_RET == 2 && ret == 0))
 		goto done;
-	if (ret != 0 && (e->flags & EXECVE_F_ARG_FAULT))
+	if (ret != 0 && (e->flags & (EXECVE_F_ARG_FAULT | EXECVE_F_FILENAME_FAULT)))
 		read_strings(e);
 	e->ret = ret;
 	e->exit_ns = bpf_ktime_get_ns();
@@ -239,6 +241,35 @@ static __always_inline int on_exit(void *ctx, long ret)
 	emit(ctx, e, EXECVE_EVENT_HEADER_SIZE + n * EXECVE_ARG_SIZE);
 done:
 	pending.delete(&tid);
+	return 0;
+}
+
+/*
+ * A successful exec, between sys_enter and sys_exit, in the new image. Two things only
+ * this point knows: the path as the kernel copied it (bprm->filename, a tracepoint
+ * field), for a path sys_enter could not read; and old_pid, the thread that called
+ * exec. A non-leader thread's exec returns in the leader's thread id, so its parked
+ * event moves to that id, where sys_exit looks for it.
+ */
+TRACEPOINT_PROBE(sched, sched_process_exec)
+{
+	u32 caller = args->old_pid;
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct execve_event *e = pending.lookup(&caller);
+
+	if (!e)
+		return 0;
+	if (e->flags & EXECVE_F_FILENAME_FAULT) {
+		TP_DATA_LOC_READ_STR(e->filename, filename, sizeof(e->filename));
+		e->flags &= ~EXECVE_F_FILENAME_FAULT;
+		/* The upper 16 bits of a __data_loc field are its length, NUL included. */
+		if ((args->data_loc_filename >> 16) > sizeof(e->filename))
+			e->flags |= EXECVE_F_FILENAME_CUT;
+	}
+	if (caller != tid) {
+		pending.update(&tid, e);
+		pending.delete(&caller);
+	}
 	return 0;
 }
 

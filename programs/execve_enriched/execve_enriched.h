@@ -24,9 +24,11 @@
 #define EXECVE_F_MORE_ARGS (1u << 0)     /* argv had more than EXECVE_MAX_ARGS entries */
 #define EXECVE_F_FILENAME_CUT (1u << 1)  /* filename longer than EXECVE_FILENAME_SIZE - 1 */
 #define EXECVE_F_PPID_UNKNOWN (1u << 2)  /* no fork seen for this pid: ask /proc */
-#define EXECVE_F_ARG_FAULT (1u << 3)     /* filename or an argv entry could not be read: the
-                                          * page was not resident at sys_enter, and the call
+#define EXECVE_F_ARG_FAULT (1u << 3)     /* an argv entry could not be read: the page was
+                                          * not resident at sys_enter, and the call
                                           * succeeded, so the old image is gone at sys_exit */
+#define EXECVE_F_FILENAME_FAULT (1u << 4) /* the path could not be read at sys_enter, nor
+                                           * taken from sched_process_exec afterwards */
 
 /* One execve()/execveat() call, sent at sys_exit. Only the first `argc` entries of
  * args[] are sent: an event is EXECVE_EVENT_HEADER_SIZE + argc * EXECVE_ARG_SIZE bytes. */

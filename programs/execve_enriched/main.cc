@@ -177,6 +177,9 @@ int run(int argc, char** argv) {
   std::vector<std::string> where;
   where.push_back(prog.attach_tracepoint("sched:sched_process_fork", "tracepoint__sched__sched_process_fork"));
   where.push_back(prog.attach_tracepoint("sched:sched_process_exit", "tracepoint__sched__sched_process_exit"));
+  // Before the syscall probes: the path an exec's sys_enter could not read, and execs
+  // from non-leader threads (see the BPF text).
+  where.push_back(prog.attach_tracepoint("sched:sched_process_exec", "tracepoint__sched__sched_process_exec"));
   size_t seeded = seed_parents(prog.map_fd("parents"));
   spdlog::debug("seeded {} parent pids from /proc", seeded);
 

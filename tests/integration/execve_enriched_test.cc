@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -354,6 +356,9 @@ TEST_CASE("execve_enriched text output carries the same values", "[execve_enrich
       std::string ppid = std::to_string(getpid());
       std::string uid = std::to_string(kUid);
       std::regex row(R"((\d\d:\d\d:\d\d) +(\d+) +(\d+) +(\d+) +(\S+) +(\S+) +(\S+) +(.*))");
+      // Per-CPU perf buffers are drained one CPU after the other: two events from two
+      // CPUs may come out of order. Take each line by its pid.
+      if (lines[0].find(" " + std::to_string(made[1].pid) + " ") != std::string::npos) std::swap(lines[0], lines[1]);
       std::smatch m;
       REQUIRE(std::regex_match(lines[0], m, row));
       CHECK(m[2] == std::to_string(made[0].pid));
@@ -500,6 +505,93 @@ TEST_CASE("execve_enriched reads argv of a failed exec again at sys_exit", "[exe
   CHECK(ev["args"].arr[0].str == "literal-arg0");
   CHECK(ev["args"].arr[1].str == "literal-arg1");
   CHECK_FALSE(ev["args_unreadable"].b);
+  p->signal(SIGINT);
+  CHECK(p->wait_exit(10) == 0);
+}
+
+TEST_CASE("execve_enriched takes a path sys_enter cannot read from sched_process_exec", "[execve_enriched]") {
+  const uid_t uid = kUid + 7;
+  auto p = start({"--json", "-u", std::to_string(uid)});
+  // The path lives in a private file mapping the child never touches: no page is mapped
+  // at sys_enter, so BPF cannot read it there; the kernel faults it in when it copies it.
+  std::string file = "/tmp/execve_enriched_path." + std::to_string(getpid());
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove_file{file};
+  {
+    std::ofstream f(file, std::ios::binary);
+    f << "/bin/true" << '\0';
+  }
+  pid_t child = fork();
+  if (child == 0) {
+    int fd = open(file.c_str(), O_RDONLY);
+    void* path = fd < 0 ? MAP_FAILED : mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (path == MAP_FAILED) _exit(98);
+    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(99);
+    char* args[] = {strdup("true"), strdup("from-exec"), nullptr};
+    char* envp[] = {nullptr};
+    execve(static_cast<const char*>(path), args, envp);
+    _exit(100 + errno);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  auto lines = collect(*p, 1, 10, [](const std::string&) { return true; });
+  REQUIRE(lines.size() == 1);
+  auto ev = parse_json(lines[0]);
+  CHECK(ev["pid"].i() == child);
+  CHECK(ev["ret"].i() == 0);
+  CHECK(ev["filename"].str == "/bin/true");
+  REQUIRE(ev["args"].arr.size() == 2);
+  CHECK(ev["args"].arr[1].str == "from-exec");
+  CHECK_FALSE(ev["args_unreadable"].b);
+  p->signal(SIGINT);
+  CHECK(p->wait_exit(10) == 0);
+}
+
+TEST_CASE("execve_enriched reports an exec from a non-leader thread", "[execve_enriched]") {
+  // The exec'ing thread takes over the leader's thread id, so sys_exit runs under
+  // another tid than sys_enter did.
+  const uid_t uid = kUid + 8;
+  auto p = start({"--json", "-u", std::to_string(uid)});
+  int tids[2];
+  REQUIRE(pipe(tids) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    close(tids[0]);
+    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0) _exit(99);
+    std::thread t([&] {
+      pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+      if (write(tids[1], &tid, sizeof tid) != sizeof tid) _exit(97);
+      char* path = strdup("/bin/true");
+      char* args[] = {strdup("true"), strdup("from-a-thread"), nullptr};
+      char* envp[] = {nullptr};
+      execve(path, args, envp);
+      _exit(100 + errno);
+    });
+    t.join();
+    _exit(96);
+  }
+  close(tids[1]);
+  pid_t thread_tid = 0;
+  REQUIRE(read(tids[0], &thread_tid, sizeof thread_tid) == sizeof thread_tid);
+  close(tids[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(thread_tid != child);
+  auto lines = collect(*p, 1, 10, [](const std::string&) { return true; });
+  REQUIRE(lines.size() == 1);
+  auto ev = parse_json(lines[0]);
+  CHECK(ev["pid"].i() == child);
+  CHECK(ev["tid"].i() == thread_tid);
+  CHECK(ev["ret"].i() == 0);
+  CHECK(ev["filename"].str == "/bin/true");
+  REQUIRE(ev["args"].arr.size() == 2);
+  CHECK(ev["args"].arr[1].str == "from-a-thread");
   p->signal(SIGINT);
   CHECK(p->wait_exit(10) == 0);
 }
