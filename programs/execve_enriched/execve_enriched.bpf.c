@@ -11,11 +11,23 @@
  * -DFILTER_UID=, -DFILTER_PID=, -DFILTER_PPID= (-1: off), -DFILTER_RET= (0 all,
  * 1 successful calls only, 2 failed calls only), -DWAKEUP_EACH=1 (ring buffer: wake
  * the reader for every event; for measurements only), -DNR_CPUS_POSSIBLE= (ring
- * buffer: sizes the wakeup batches).
+ * buffer: sizes the wakeup batches), -DWITH_KPROBES (compile the kprobe variants, for
+ * --probe kprobe; left out otherwise, which keeps the compile short).
  */
+#ifdef WITH_KPROBES
 #include <uapi/linux/ptrace.h>
+#endif
 
 #include "execve_enriched.h"
+
+/*
+ * bpf_probe_read_user{,_str} under other names: bcc 0.26 rewrites every call it sees
+ * by those names (checking whether the kernel has them), which measured here adds
+ * about 0.15 s to each start. The helpers themselves are the same (kernel 5.5+).
+ */
+static long (*read_user)(void *dst, u32 size, const void *src) = (void *)BPF_FUNC_probe_read_user;
+static long (*read_user_str)(void *dst, u32 size, const void *src) =
+	(void *)BPF_FUNC_probe_read_user_str;
 
 #ifndef FILTER_UID
 #define FILTER_UID -1
@@ -130,14 +142,14 @@ static __always_inline void read_strings(struct execve_event *e)
 	e->args_cut = 0;
 	e->flags &= ~(EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT | EXECVE_F_ARG_FAULT |
 		      EXECVE_F_FILENAME_FAULT);
-	n = bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
+	n = read_user_str(e->filename, sizeof(e->filename), filename);
 	if (n < 0) {
 		e->filename[0] = 0;
 		e->flags |= EXECVE_F_FILENAME_FAULT;
 	} else if (n == sizeof(e->filename)) {
 		char c = 0;
 
-		bpf_probe_read_user(&c, 1, filename + sizeof(e->filename) - 1);
+		read_user(&c, 1, filename + sizeof(e->filename) - 1);
 		if (c)
 			e->flags |= EXECVE_F_FILENAME_CUT;
 	}
@@ -145,20 +157,20 @@ static __always_inline void read_strings(struct execve_event *e)
 	for (i = 0; i < EXECVE_MAX_ARGS; i++) {
 		const char *arg = NULL;
 
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) != 0) {
+		if (read_user(&arg, sizeof(arg), &argv[i]) != 0) {
 			e->flags |= EXECVE_F_ARG_FAULT;
 			break;
 		}
 		if (!arg)
 			break;
-		n = bpf_probe_read_user_str(e->args[i], EXECVE_ARG_SIZE, arg);
+		n = read_user_str(e->args[i], EXECVE_ARG_SIZE, arg);
 		if (n < 0) {
 			e->args[i][0] = 0;
 			e->flags |= EXECVE_F_ARG_FAULT;
 		} else if (n == EXECVE_ARG_SIZE) {
 			char c = 0;
 
-			bpf_probe_read_user(&c, 1, arg + EXECVE_ARG_SIZE - 1);
+			read_user(&c, 1, arg + EXECVE_ARG_SIZE - 1);
 			if (c)
 				e->args_cut |= 1u << i;
 		}
@@ -167,7 +179,7 @@ static __always_inline void read_strings(struct execve_event *e)
 	if (i == EXECVE_MAX_ARGS) {
 		const char *arg = NULL;
 
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[EXECVE_MAX_ARGS]) == 0 && arg)
+		if (read_user(&arg, sizeof(arg), &argv[EXECVE_MAX_ARGS]) == 0 && arg)
 			e->flags |= EXECVE_F_MORE_ARGS;
 	}
 }
@@ -295,7 +307,8 @@ TRACEPOINT_PROBE(syscalls, sys_exit_execveat)
 	return on_exit(args, args->ret);
 }
 
-/* --- kprobes on the syscall entry points (--probe kprobe) ---
+#ifdef WITH_KPROBES
+/* --- kprobes on the syscall entry points (--probe kprobe; -DWITH_KPROBES) ---
  * bcc's syscall__ prefix reads the arguments from the inner pt_regs that x86-64
  * syscall wrappers (__x64_sys_execve) receive. */
 
@@ -316,3 +329,4 @@ int execve_return(struct pt_regs *ctx)
 {
 	return on_exit(ctx, PT_REGS_RC(ctx));
 }
+#endif /* WITH_KPROBES */

@@ -171,6 +171,7 @@ int run(int argc, char** argv) {
   BpfProgram prog;
   prog.preflight(load);
   mode = resolve_probe_mode("execve", false, mode);
+  if (mode == ProbeMode::Kprobe) load.cflags.push_back("-DWITH_KPROBES");
   prog.compile(execve_enriched_bpf_text, load);
 
   // Parents first, so that every fork from now on is seen, then those forked before.

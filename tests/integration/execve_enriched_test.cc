@@ -28,10 +28,13 @@
 #include <thread>
 #include <vector>
 
+#include "bpf_program.h"
 #include "harness.h"
 #include "system_checks.h"
 
 using harness::ToolProcess;
+
+extern const char execve_enriched_bpf_text[];
 
 namespace {
 
@@ -635,6 +638,11 @@ TEST_CASE("execve_enriched --probe kprobe", "[execve_enriched][kprobe]") {
     auto errs = harness::lines(r.err);
     REQUIRE(errs.size() == 1);
     CHECK(errs[0].find("CONFIG_KPROBES") != std::string::npos);
+    // The kprobe variants cannot run here, but they still have to compile.
+    tracekit::LoadOptions load;
+    load.cflags = {"-DUSE_RINGBUF", "-DWITH_KPROBES"};
+    tracekit::BpfProgram prog;
+    CHECK_NOTHROW(prog.load(execve_enriched_bpf_text, load));
   }
 }
 
