@@ -74,6 +74,7 @@ class FlowTable {
     }
     point_at(0);
     outside_fd_ = prog.map_fd("outside");
+    created_fd_ = prog.map_fd("flows_created");
     int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) throw Error("cannot count the possible CPUs: " + std::string(std::strerror(-cpus)));
     percpu_.resize(static_cast<size_t>(cpus));
@@ -91,6 +92,10 @@ class FlowTable {
     }
     HashMapReader& reader = readers_[which];
     size_t n = reader.read(reset_);
+    if (reset_)
+      drained_ += n;
+    else
+      in_table_ = n;
     std::vector<FlowRow> rows(n);
     for (size_t i = 0; i < n; ++i) {
       auto k = reader.key_as<flow_key>(i);
@@ -110,6 +115,17 @@ class FlowTable {
                   std::chrono::duration<double, std::milli>(reader.took()).count(), reader.syscalls(),
                   reader.batched() ? "batched" : "iterated");
     return rows;
+  }
+
+  // Flows the LRU table evicted since the start: created by the program, minus those in
+  // the table at the last read, minus those drained by --reset. Exact once detached.
+  uint64_t evicted() {
+    uint64_t created = 0;
+    const uint32_t slot = 0;
+    if (bpf_map_lookup_elem(created_fd_, &slot, percpu_.data()) == 0)
+      for (uint64_t v : percpu_) created += v;
+    uint64_t known = drained_ + (reset_ ? readers_[active_].read(false) : in_table_);
+    return created > known ? created - known : 0;
   }
 
   OutsideCounts outside() {
@@ -135,6 +151,9 @@ class FlowTable {
   std::vector<HashMapReader> readers_;
   size_t active_ = 0;
   int outside_fd_ = -1;
+  int created_fd_ = -1;
+  uint64_t drained_ = 0;   // flows read and deleted by --reset
+  uint64_t in_table_ = 0;  // flows in the table at the last read (running totals)
   FlowRates rates_;
   bool reset_;
   std::vector<uint64_t> percpu_;
@@ -177,12 +196,24 @@ class Reporter {
       if (rows.size() < total)
         out += "(" + std::to_string(rows.size()) + " of " + std::to_string(total) + " flows shown)\n";
     }
+    // (With --reset, counting the live table costs one more read: only at the end.)
+    const uint64_t evicted = final_report || !o_.reset ? table_.evicted() : 0;
+    const std::string evicted_line = "Evicted: " + std::to_string(evicted) + " flows, when the table of " +
+                                     std::to_string(o_.max_flows) +
+                                     " was full (their counts until then are lost; raise --max-flows)";
+    if (evicted > 0 && !warned_evicted_ && !final_report) {
+      spdlog::warn("{}", evicted_line);
+      warned_evicted_ = true;
+    }
     if (final_report) {
       std::string outside = format_outside(table_.outside());
-      if (o_.json)
+      if (o_.json) {
         spdlog::info("{}", outside);
-      else
+        if (evicted > 0) spdlog::warn("{}", evicted_line);
+      } else {
         out += outside + "\n";
+        if (evicted > 0) out += evicted_line + "\n";
+      }
     }
     std::fputs(out.c_str(), stdout);
     std::fflush(stdout);
@@ -194,6 +225,7 @@ class Reporter {
   const Options& o_;
   FlowTable& table_;
   RunClock::Clock::time_point last_;
+  bool warned_evicted_ = false;
 };
 
 int run(int argc, char** argv) {
@@ -247,6 +279,7 @@ int run(int argc, char** argv) {
     if (tc.wait_until(clock, next) != TcWait::Tick) break;
     reporter.report(n, false, clock.elapsed_seconds());
   }
+  tc.detach();  // the final report counts exactly what was seen until now
   reporter.report(0, true, clock.elapsed_seconds());
   return tc.exit_code();
 }

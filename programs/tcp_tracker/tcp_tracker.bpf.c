@@ -51,6 +51,9 @@ BPF_TABLE("lru_hash", struct flow_key, struct flow_value, flows_spare, TCP_TRACK
 #endif
 BPF_ARRAY_OF_MAPS(flow_tables, "flows", 1);
 BPF_PERCPU_ARRAY(outside, u64, OUTSIDE_REASONS);
+/* Flows this program created; user space subtracts what it finds or drained: the rest
+ * were evicted by the LRU table when it was full. */
+BPF_PERCPU_ARRAY(flows_created, u64, 1);
 
 static __always_inline __u16 be16_at(const __u8 *p)
 {
@@ -211,8 +214,13 @@ int trace_tcp_tracker(struct __sk_buff *skb)
 		init.packets = 1;
 		init.segments = segs;
 		/* BPF_NOEXIST: 0 when we created it */
-		if (bpf_map_update_elem(table, &key, &init, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(table, &key, &init, BPF_NOEXIST) == 0) {
+			u64 *created = flows_created.lookup(&zero);
+
+			if (created)
+				*created += 1; /* per-CPU slot: no other writer */
 			return TRACKER_VERDICT;
+		}
 		v = bpf_map_lookup_elem(table, &key); /* another CPU created it first */
 		if (!v) {
 			count_outside(OUTSIDE_NO_ENTRY);

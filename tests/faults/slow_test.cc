@@ -125,9 +125,18 @@ TEST_CASE("map pressure, real run: 5,000 connections against tcp_tracker --max-f
                " distinct client ports seen across reports; RSS " + mib(rss.at(0)) + " -> " + mib(rss.last()) +
                " (max " + mib(rss.max()) + ")");
   CHECK(growth < 4 * 1024);
-  // The issue asks that the tool report its evictions under pressure.
-  const std::string all = p.out() + p.err();
-  CHECK(all.find("evict") != std::string::npos);
+  // The tool reports its evictions under pressure; detached before the final report, so
+  // every flow it created is either in that report or evicted (a flow evicted while its
+  // connection still sends is created again: at least, not exactly, 2 per connection).
+  const std::string& err = p.err();
+  const auto at = err.find("Evicted: ");
+  REQUIRE(at != std::string::npos);
+  const long long evicted = std::stoll(err.substr(at + 9));
+  INFO(err.substr(at, err.find('\n', at) - at));
+  CHECK(evicted > 0);
+  CHECK(evicted + static_cast<long long>(final_rows) >= 2 * (made.first + static_cast<long long>(fresh.size())));
+  faults::note("tcp_tracker reported " + std::to_string(evicted) + " evictions, " + std::to_string(final_rows) +
+               " flows in the final report");
 }
 
 TEST_CASE("map pressure, real run: 5,000 connections through tcp_duration, every one reported once",
