@@ -126,15 +126,18 @@ TEST_CASE("map pressure, real run: 5,000 connections against tcp_tracker --max-f
                " (max " + mib(rss.max()) + ")");
   CHECK(growth < 4 * 1024);
   // The tool reports its evictions under pressure; detached before the final report, so
-  // every flow it created is either in that report or evicted (a flow evicted while its
-  // connection still sends is created again: at least, not exactly, 2 per connection).
+  // every flow it created is either in that report or evicted. Not exactly 2 per
+  // connection: a client port reused by a later connection is the same flow again (seen:
+  // 10,004 flows for 5,003 connections), and a flow evicted while its connection still
+  // sends is created twice. Every client port ever reported stood for 2 created flows.
   const std::string& err = p.err();
   const auto at = err.find("Evicted: ");
   REQUIRE(at != std::string::npos);
   const long long evicted = std::stoll(err.substr(at + 9));
   INFO(err.substr(at, err.find('\n', at) - at));
   CHECK(evicted > 0);
-  CHECK(evicted + static_cast<long long>(final_rows) >= 2 * (made.first + static_cast<long long>(fresh.size())));
+  CHECK(evicted + static_cast<long long>(final_rows) >= 2 * static_cast<long long>(client_ports.size()));
+  CHECK(evicted + static_cast<long long>(final_rows) >= 2 * made.first * 99 / 100);
   faults::note("tcp_tracker reported " + std::to_string(evicted) + " evictions, " + std::to_string(final_rows) +
                " flows in the final report");
 }
