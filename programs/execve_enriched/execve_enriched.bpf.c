@@ -140,8 +140,7 @@ static __always_inline void read_strings(struct execve_event *e)
 
 	e->argc = 0;
 	e->args_cut = 0;
-	e->flags &= ~(EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT | EXECVE_F_ARG_FAULT |
-		      EXECVE_F_FILENAME_FAULT);
+	e->flags &= ~(EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT | EXECVE_F_UNREADABLE);
 	n = read_user_str(e->filename, sizeof(e->filename), filename);
 	if (n < 0) {
 		e->filename[0] = 0;
@@ -243,7 +242,7 @@ static __always_inline int on_exit(void *ctx, long ret)
 		return 0;
 	if ((FILTER_RET == 1 && ret != 0) || (FILTER_RET == 2 && ret == 0))
 		goto done;
-	if (ret != 0 && (e->flags & (EXECVE_F_ARG_FAULT | EXECVE_F_FILENAME_FAULT)))
+	if (ret != 0 && (e->flags & EXECVE_F_UNREADABLE))
 		read_strings(e);
 	e->ret = ret;
 	e->exit_ns = bpf_ktime_get_ns();

@@ -29,6 +29,7 @@
                                           * succeeded, so the old image is gone at sys_exit */
 #define EXECVE_F_FILENAME_FAULT (1u << 4) /* the path could not be read at sys_enter, nor
                                            * taken from sched_process_exec afterwards */
+#define EXECVE_F_UNREADABLE (EXECVE_F_ARG_FAULT | EXECVE_F_FILENAME_FAULT)
 
 /* One execve()/execveat() call, sent at sys_exit. Only the first `argc` entries of
  * args[] are sent: an event is EXECVE_EVENT_HEADER_SIZE + argc * EXECVE_ARG_SIZE bytes. */

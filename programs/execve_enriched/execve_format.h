@@ -83,7 +83,7 @@ inline std::string args_text(const execve_event& e) {
     if (e.args_cut & (1u << i)) out += "...";
   }
   if (e.flags & EXECVE_F_MORE_ARGS) out += " ...";
-  if (e.flags & (EXECVE_F_ARG_FAULT | EXECVE_F_FILENAME_FAULT)) out += out.empty() ? "[?]" : " [?]";
+  if (e.flags & EXECVE_F_UNREADABLE) out += out.empty() ? "[?]" : " [?]";
   return out;
 }
 
@@ -134,7 +134,7 @@ inline std::string json_line(const Decorated& d) {
   o.add("gid", e.gid).add("comm", bounded(e.comm, EXECVE_COMM_SIZE)).add("filename", bounded(e.filename, EXECVE_FILENAME_SIZE));
   o.add("filename_truncated", (e.flags & EXECVE_F_FILENAME_CUT) != 0);
   o.add_raw("args", args.str()).add_raw("truncated_args", cut.str()).add("more_args", (e.flags & EXECVE_F_MORE_ARGS) != 0);
-  o.add("args_unreadable", (e.flags & (EXECVE_F_ARG_FAULT | EXECVE_F_FILENAME_FAULT)) != 0);
+  o.add("args_unreadable", (e.flags & EXECVE_F_UNREADABLE) != 0);
   if (e.syscall == EXECVE_SYS_EXECVEAT) o.add("dirfd", e.dirfd).add("flags", e.at_flags);
   o.add("ret", e.ret);
   if (e.ret < 0) o.add("errno", errno_name(e.ret)); else o.add_null("errno");

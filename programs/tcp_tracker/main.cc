@@ -13,6 +13,7 @@
 #include "bpf_program.h"
 #include "cli.h"
 #include "error.h"
+#include "event_reader.h"  // sum_percpu_u64
 #include "flow_format.h"
 #include "format.h"
 #include "log.h"
@@ -64,7 +65,7 @@ struct Options {
 class FlowTable {
  public:
   FlowTable(BpfProgram& prog, const Options& o)
-      : outer_fd_(prog.map_fd("flow_tables")), rates_(!o.reset), reset_(o.reset) {
+      : prog_(prog), outer_fd_(prog.map_fd("flow_tables")), rates_(!o.reset), reset_(o.reset) {
     const auto max = static_cast<uint32_t>(o.max_flows);
     fds_[0] = prog.map_fd("flows");
     readers_.emplace_back(fds_[0], sizeof(flow_key), sizeof(flow_value), max);
@@ -74,7 +75,6 @@ class FlowTable {
     }
     point_at(0);
     outside_fd_ = prog.map_fd("outside");
-    created_fd_ = prog.map_fd("flows_created");
     int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0) throw Error("cannot count the possible CPUs: " + std::string(std::strerror(-cpus)));
     percpu_.resize(static_cast<size_t>(cpus));
@@ -120,11 +120,8 @@ class FlowTable {
   // Flows the LRU table evicted since the start: created by the program, minus those in
   // the table at the last read, minus those drained by --reset. Exact once detached.
   uint64_t evicted() {
-    uint64_t created = 0;
-    const uint32_t slot = 0;
-    if (bpf_map_lookup_elem(created_fd_, &slot, percpu_.data()) == 0)
-      for (uint64_t v : percpu_) created += v;
-    uint64_t known = drained_ + (reset_ ? readers_[active_].read(false) : in_table_);
+    const uint64_t created = sum_percpu_u64(prog_, "flows_created");
+    const uint64_t known = drained_ + (reset_ ? readers_[active_].read(false) : in_table_);
     return created > known ? created - known : 0;
   }
 
@@ -146,12 +143,12 @@ class FlowTable {
     active_ = i;
   }
 
+  BpfProgram& prog_;
   int outer_fd_;
   int fds_[2] = {-1, -1};
   std::vector<HashMapReader> readers_;
   size_t active_ = 0;
   int outside_fd_ = -1;
-  int created_fd_ = -1;
   uint64_t drained_ = 0;   // flows read and deleted by --reset
   uint64_t in_table_ = 0;  // flows in the table at the last read (running totals)
   FlowRates rates_;
@@ -198,10 +195,11 @@ class Reporter {
     }
     // (With --reset, counting the live table costs one more read: only at the end.)
     const uint64_t evicted = final_report || !o_.reset ? table_.evicted() : 0;
-    const std::string evicted_line = "Evicted: " + std::to_string(evicted) + " flows, when the table of " +
-                                     std::to_string(o_.max_flows) +
-                                     " was full (their counts until then are lost; raise --max-flows)";
-    if (evicted > 0 && !warned_evicted_ && !final_report) {
+    std::string evicted_line;
+    if (evicted > 0)
+      evicted_line = "Evicted: " + std::to_string(evicted) + " flows, when the table of " +
+                     std::to_string(o_.max_flows) + " was full (their counts until then are lost; raise --max-flows)";
+    if (!evicted_line.empty() && !final_report && !warned_evicted_) {
       spdlog::warn("{}", evicted_line);
       warned_evicted_ = true;
     }
@@ -209,10 +207,10 @@ class Reporter {
       std::string outside = format_outside(table_.outside());
       if (o_.json) {
         spdlog::info("{}", outside);
-        if (evicted > 0) spdlog::warn("{}", evicted_line);
+        if (!evicted_line.empty()) spdlog::warn("{}", evicted_line);
       } else {
         out += outside + "\n";
-        if (evicted > 0) out += evicted_line + "\n";
+        if (!evicted_line.empty()) out += evicted_line + "\n";
       }
     }
     std::fputs(out.c_str(), stdout);
