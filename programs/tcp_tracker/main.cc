@@ -197,8 +197,8 @@ class Reporter {
     const uint64_t evicted = final_report || !o_.reset ? table_.evicted() : 0;
     std::string evicted_line;
     if (evicted > 0)
-      evicted_line = "Evicted: " + std::to_string(evicted) + " flows, when the table of " +
-                     std::to_string(o_.max_flows) + " was full (their counts until then are lost; raise --max-flows)";
+      evicted_line = "Evicted: " + std::to_string(evicted) + " flows from the LRU table of " +
+                     std::to_string(o_.max_flows) + " (their counts until then are lost; raise --max-flows)";
     if (!evicted_line.empty() && !final_report && !warned_evicted_) {
       spdlog::warn("{}", evicted_line);
       warned_evicted_ = true;

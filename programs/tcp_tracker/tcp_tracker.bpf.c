@@ -52,7 +52,7 @@ BPF_TABLE("lru_hash", struct flow_key, struct flow_value, flows_spare, TCP_TRACK
 BPF_ARRAY_OF_MAPS(flow_tables, "flows", 1);
 BPF_PERCPU_ARRAY(outside, u64, OUTSIDE_REASONS);
 /* Flows this program created; user space subtracts what it finds or drained: the rest
- * were evicted by the LRU table when it was full. */
+ * were evicted by the LRU table. */
 BPF_PERCPU_ARRAY(flows_created, u64, 1);
 
 static __always_inline __u16 be16_at(const __u8 *p)

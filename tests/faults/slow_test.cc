@@ -126,10 +126,10 @@ TEST_CASE("map pressure, real run: 5,000 connections against tcp_tracker --max-f
                " (max " + mib(rss.max()) + ")");
   CHECK(growth < 4 * 1024);
   // The tool reports its evictions under pressure; detached before the final report, so
-  // every flow it created is either in that report or evicted. Not exactly 2 per
-  // connection: a client port reused by a later connection is the same flow again (seen:
-  // 10,004 flows for 5,003 connections), and a flow evicted while its connection still
-  // sends is created twice. Every client port ever reported stood for 2 created flows.
+  // every flow it created is either in that report or evicted. No exact total to compare
+  // with: client ports are reused by later connections (the same flow again), and a flow
+  // evicted while its connection still sends is created twice (9,878 to 10,006 flows for
+  // 5,003 connections in three runs). Every client port ever reported stood for 2.
   const std::string& err = p.err();
   const auto at = err.find("Evicted: ");
   REQUIRE(at != std::string::npos);
@@ -137,7 +137,6 @@ TEST_CASE("map pressure, real run: 5,000 connections against tcp_tracker --max-f
   INFO(err.substr(at, err.find('\n', at) - at));
   CHECK(evicted > 0);
   CHECK(evicted + static_cast<long long>(final_rows) >= 2 * static_cast<long long>(client_ports.size()));
-  CHECK(evicted + static_cast<long long>(final_rows) >= 2 * made.first * 99 / 100);
   faults::note("tcp_tracker reported " + std::to_string(evicted) + " evictions, " + std::to_string(final_rows) +
                " flows in the final report");
 }
