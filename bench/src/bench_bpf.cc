@@ -33,10 +33,10 @@
 #include <vector>
 
 #include "bench_embedded.h"
-#include "bpf_program.h"
-#include "error.h"
-#include "log.h"
-#include "map_reader.h"
+#include "bpf/bpf_program.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "bpf/map_reader.h"
 #ifdef BENCH_HAVE_TCP_TRACKER
 #include "tcp_tracker.h"
 #endif

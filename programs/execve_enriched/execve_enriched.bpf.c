@@ -7,16 +7,16 @@
  * sys_exit adds the return value and sends it. Nothing reads kernel-internal structs:
  * the parent pid comes from the sched:sched_process_fork tracepoint.
  *
- * Knobs (cflags): -DUSE_RINGBUF or -DUSE_PERFBUF (transport, see src/event_reader.h),
- * -DFILTER_UID=, -DFILTER_PID=, -DFILTER_PPID= (-1: off), -DFILTER_RET= (0 all,
- * 1 successful calls only, 2 failed calls only), -DWAKEUP_EACH=1 (ring buffer: wake
- * the reader for every event; for measurements only), -DNR_CPUS_POSSIBLE= (ring
- * buffer: sizes the wakeup batches), -DWITH_KPROBES (compile the kprobe variants, for
- * --probe kprobe; left out otherwise, which keeps the compile short).
+ * Knobs (cflags): -DFILTER_UID=, -DFILTER_PID=, -DFILTER_PPID= (-1: off),
+ * -DFILTER_RET= (0 all, 1 successful calls only, 2 failed calls only),
+ * -DWITH_KPROBES (compile the kprobe variants, for --probe kprobe; left out otherwise,
+ * which keeps the compile short). The transport is tracekit/emit.bpf.h's.
  */
 #ifdef WITH_KPROBES
 #include <uapi/linux/ptrace.h>
 #endif
+
+#include <tracekit/emit.bpf.h>
 
 #include "execve_enriched.h"
 
@@ -41,62 +41,9 @@ static long (*read_user_str)(void *dst, u32 size, const void *src) =
 #ifndef FILTER_RET
 #define FILTER_RET 0
 #endif
-#ifndef WAKEUP_EACH
-#define WAKEUP_EACH 0
-#endif
-#ifndef EVENTS_PAGES
-#define EVENTS_PAGES 256 /* ring buffer: 1 MiB */
-#endif
 
 #ifndef AT_FDCWD
 #define AT_FDCWD -100
-#endif
-
-#ifdef USE_RINGBUF
-/*
- * Wakeups are batched: events go in with BPF_RB_NO_WAKEUP and the reader drains the
- * ring on a short timer. So that a burst does not overflow the ring between two ticks,
- * a CPU forces a wakeup each time it has sent WAKEUP_BYTES since its last forced one:
- * at most about a quarter of the ring is ever waiting unannounced. (bcc 0.26 cannot
- * call bpf_ringbuf_query() on a BPF_RINGBUF_OUTPUT map; that came with bcc 0.28.)
- */
-#ifndef NR_CPUS_POSSIBLE
-#define NR_CPUS_POSSIBLE 64
-#endif
-#define WAKEUP_BYTES (EVENTS_PAGES * 4096 / 4 / NR_CPUS_POSSIBLE)
-BPF_RINGBUF_OUTPUT(events, EVENTS_PAGES);
-BPF_PERCPU_ARRAY(events_lost, u64, 1);     /* reservation failures */
-BPF_PERCPU_ARRAY(events_unwoken, u64, 1);  /* bytes sent since the last forced wakeup */
-
-static __always_inline void emit(void *ctx, void *data, u32 size)
-{
-	u64 flags = BPF_RB_NO_WAKEUP;
-	int zero = 0;
-	u64 *unwoken = events_unwoken.lookup(&zero);
-
-	if (unwoken) {
-		*unwoken += size;
-		if (*unwoken >= WAKEUP_BYTES) {
-			*unwoken = 0;
-			flags = BPF_RB_FORCE_WAKEUP;
-		}
-	}
-	if (WAKEUP_EACH)
-		flags = 0; /* the kernel's default: wake a reader that has caught up */
-	if (events.ringbuf_output(data, size, flags) != 0) {
-		u64 *lost = events_lost.lookup(&zero);
-
-		if (lost)
-			(*lost)++;
-	}
-}
-#else
-BPF_PERF_OUTPUT(events);
-/* Lost samples are counted by the kernel and reported to the reader. */
-static __always_inline void emit(void *ctx, void *data, u32 size)
-{
-	events.perf_submit(ctx, data, size);
-}
 #endif
 
 /* pid -> pid of the process that forked it; removed when the task exits. */

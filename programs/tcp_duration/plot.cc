@@ -11,8 +11,8 @@
 #include <cstring>
 #include <string>
 
-#include "error.h"
-#include "histogram.h"
+#include "util/error.h"
+#include "output/histogram.h"
 
 namespace tcp_duration {
 

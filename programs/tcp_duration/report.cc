@@ -6,16 +6,17 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 
-#include "error.h"
-#include "format.h"
-#include "histogram.h"
-#include "json.h"
+#include "util/error.h"
+#include "util/format.h"
+#include "output/histogram.h"
+#include "output/json.h"
+
+#include <fmt/format.h>
 
 namespace tcp_duration {
 
@@ -24,14 +25,6 @@ namespace {
 const char* end_text(End e) { return e == End::Fin ? "FIN" : "RST"; }
 const char* side_text(Side s) { return s == Side::Client ? "client" : "server"; }
 
-__attribute__((format(printf, 1, 2))) std::string fmt(const char* format, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, format);
-  std::vsnprintf(buf, sizeof buf, format, ap);
-  va_end(ap);
-  return buf;
-}
 
 double ns_to_s(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 
@@ -68,47 +61,35 @@ std::string endpoint_text(int family, const std::array<std::uint8_t, 16>& addr, 
   const std::string a = address_text(family, addr);
   if (family == 6) {
     // Same column as IPv4 (21): short addresses line up, long ones push the line right.
-    std::string s = "[" + a + "]:" + fmt("%-5u", static_cast<unsigned>(port));
-    return fmt("%21s", s.c_str());
+    return fmt::format("{:>21}", fmt::format("[{}]:{:<5}", a, port));
   }
-  return fmt("%15s:%-5u", a.c_str(), static_cast<unsigned>(port));
+  return fmt::format("{:>15}:{:<5}", a, port);
 }
 
 std::string seconds_text(std::uint64_t ns) {
-  return fmt("%llu.%09llu", static_cast<unsigned long long>(ns / 1000000000ULL),
-             static_cast<unsigned long long>(ns % 1000000000ULL));
+  return fmt::format("{}.{:09}", ns / 1000000000ULL, ns % 1000000000ULL);
 }
 
 std::string text_line(const Connection& c) {
   const std::string client = endpoint_text(c.family, c.client_addr, c.client_port);
   const std::string server = endpoint_text(c.family, c.server_addr, c.server_port);
   const std::string dur = seconds_text(c.duration_ns);
-  return fmt(
-      "%s -> %s | Duration: %-12s s | %s by %-6s | c->s %10llu B %7llu pkts | s->c %10llu B %7llu pkts",
-      client.c_str(), server.c_str(), dur.c_str(), end_text(c.end), side_text(c.ended_by),
-      static_cast<unsigned long long>(c.bytes_c2s), static_cast<unsigned long long>(c.packets_c2s),
-      static_cast<unsigned long long>(c.bytes_s2c), static_cast<unsigned long long>(c.packets_s2c));
+  return fmt::format("{} -> {} | Duration: {:<12} s | {} by {:<6} | c->s {:>10} B {:>7} pkts | s->c {:>10} B {:>7} pkts",
+                     client, server, dur, end_text(c.end), side_text(c.ended_by), c.bytes_c2s, c.packets_c2s,
+                     c.bytes_s2c, c.packets_s2c);
 }
 
-std::string json_line(const Connection& c) {
-  tracekit::JsonObject o;
-  o.add("type", "connection")
-      .add("start", tracekit::iso8601(c.start))
-      .add("family", c.family)
-      .add("client_addr", address_text(c.family, c.client_addr))
-      .add("client_port", static_cast<unsigned>(c.client_port))
-      .add("server_addr", address_text(c.family, c.server_addr))
-      .add("server_port", static_cast<unsigned>(c.server_port))
-      .add("duration_ns", static_cast<unsigned long long>(c.duration_ns))
-      .add_raw("duration_s", seconds_text(c.duration_ns))
-      .add("end", c.end == End::Fin ? "fin" : "rst")
-      .add("ended_by", side_text(c.ended_by))
-      .add("bytes_c2s", static_cast<unsigned long long>(c.bytes_c2s))
-      .add("bytes_s2c", static_cast<unsigned long long>(c.bytes_s2c))
-      .add("packets_c2s", static_cast<unsigned long long>(c.packets_c2s))
-      .add("packets_s2c", static_cast<unsigned long long>(c.packets_s2c))
-      .add("syns", c.syns);
-  return o.str();
+void connection_json(const Connection& c, tracekit::JsonLine& j) {
+  j.field("family", c.family).field("client_addr", address_text(c.family, c.client_addr));
+  j.field("client_port", static_cast<unsigned>(c.client_port)).field("server_addr", address_text(c.family, c.server_addr));
+  j.field("server_port", static_cast<unsigned>(c.server_port));
+  j.field("duration_ns", static_cast<unsigned long long>(c.duration_ns)).raw("duration_s", seconds_text(c.duration_ns));
+  j.field("end", c.end == End::Fin ? "fin" : "rst").field("ended_by", side_text(c.ended_by));
+  j.field("bytes_c2s", static_cast<unsigned long long>(c.bytes_c2s));
+  j.field("bytes_s2c", static_cast<unsigned long long>(c.bytes_s2c));
+  j.field("packets_c2s", static_cast<unsigned long long>(c.packets_c2s));
+  j.field("packets_s2c", static_cast<unsigned long long>(c.packets_s2c));
+  j.field("syns", c.syns);
 }
 
 std::optional<double> parse_duration_seconds(std::string_view line) {
@@ -189,67 +170,51 @@ std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool ms
   if (s.count == 0) {
     out += "Summary: no finished connections.\n";
   } else {
-    out += fmt("Summary: %zu connection%s, durations in seconds\n", s.count, s.count == 1 ? "" : "s");
-    out += fmt("  min %.6f  p50 %.6f  p90 %.6f  p99 %.6f  max %.6f  mean %.6f\n", s.min, s.p50, s.p90, s.p99,
-               s.max, s.mean);
+    out += fmt::format("Summary: {} connection{}, durations in seconds\n", s.count, s.count == 1 ? "" : "s");
+    out += fmt::format("  min {:.6f}  p50 {:.6f}  p90 {:.6f}  p99 {:.6f}  max {:.6f}  mean {:.6f}\n", s.min, s.p50,
+                       s.p90, s.p99, s.max, s.mean);
     out += "\n" + tracekit::format_log2_hist(hist_buckets(durations_ns, msecs), msecs ? "msecs" : "usecs");
   }
   if (counters) {
     const TableCounters& t = *counters;
-    out += fmt("\nTable: %llu opened (%llu SYN retransmits), %llu closed by FIN, %llu by RST,\n",
-               static_cast<unsigned long long>(t.opened), static_cast<unsigned long long>(t.syn_retransmits),
-               static_cast<unsigned long long>(t.closed_fin), static_cast<unsigned long long>(t.closed_rst));
-    out += fmt("  %llu still open at exit, %llu evicted, %llu replaced by a new SYN, %llu not inserted;\n",
-               static_cast<unsigned long long>(t.still_open), static_cast<unsigned long long>(t.evicted()),
-               static_cast<unsigned long long>(t.replaced), static_cast<unsigned long long>(t.insert_failed));
-    out += fmt("  FIN/RST of unknown connections: %llu/%llu; unparsed packets: %llu; events lost: %llu\n",
-               static_cast<unsigned long long>(t.orphan_fin), static_cast<unsigned long long>(t.orphan_rst),
-               static_cast<unsigned long long>(t.unparsed), static_cast<unsigned long long>(t.lost_events));
+    out += fmt::format("\nTable: {} opened ({} SYN retransmits), {} closed by FIN, {} by RST,\n", t.opened,
+                       t.syn_retransmits, t.closed_fin, t.closed_rst);
+    out += fmt::format("  {} still open at exit, {} evicted, {} replaced by a new SYN, {} not inserted;\n",
+                       t.still_open, t.evicted(), t.replaced, t.insert_failed);
+    out += fmt::format("  FIN/RST of unknown connections: {}/{}; unparsed packets: {}; events lost: {}\n",
+                       t.orphan_fin, t.orphan_rst, t.unparsed, t.lost_events);
   }
   return out;
 }
 
-std::string summary_json(const std::vector<std::uint64_t>& durations_ns, bool msecs,
-                         const TableCounters* counters) {
+void summary_json(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters,
+                  tracekit::JsonLine& j) {
+  using ull = unsigned long long;
   const tracekit::Summary s = tracekit::summarize(seconds_of(durations_ns));
-  tracekit::JsonObject o;
-  o.add("type", "summary").add("count", static_cast<unsigned long long>(s.count));
+  j.field("count", static_cast<ull>(s.count));
   if (s.count) {
-    o.add("min_s", s.min)
-        .add("p50_s", s.p50)
-        .add("p90_s", s.p90)
-        .add("p99_s", s.p99)
-        .add("max_s", s.max)
-        .add("mean_s", s.mean);
+    j.field("min_s", s.min).field("p50_s", s.p50).field("p90_s", s.p90).field("p99_s", s.p99);
+    j.field("max_s", s.max).field("mean_s", s.mean);
   }
-  tracekit::JsonArray hist;
+  j.field("hist_unit", msecs ? "msecs" : "usecs").begin_array("hist");
   const auto buckets = hist_buckets(durations_ns, msecs);
   for (std::size_t i = 0; i < buckets.size(); ++i) {
-    tracekit::JsonObject b;
-    const unsigned long long low = i == 0 ? 0 : 1ULL << i;
-    const unsigned long long high = i >= 63 ? ~0ULL : (1ULL << (i + 1)) - 1;
-    b.add("low", low).add("high", high).add("count", static_cast<unsigned long long>(buckets[i]));
-    hist.add_raw(b.str());
+    const ull low = i == 0 ? 0 : 1ULL << i;
+    const ull high = i >= 63 ? ~0ULL : (1ULL << (i + 1)) - 1;
+    j.begin_object().field("low", low).field("high", high).field("count", static_cast<ull>(buckets[i])).end();
   }
-  o.add("hist_unit", msecs ? "msecs" : "usecs").add_raw("hist", hist.str());
+  j.end();
   if (counters) {
     const TableCounters& t = *counters;
-    tracekit::JsonObject c;
-    c.add("opened", static_cast<unsigned long long>(t.opened))
-        .add("syn_retransmits", static_cast<unsigned long long>(t.syn_retransmits))
-        .add("closed_fin", static_cast<unsigned long long>(t.closed_fin))
-        .add("closed_rst", static_cast<unsigned long long>(t.closed_rst))
-        .add("still_open", static_cast<unsigned long long>(t.still_open))
-        .add("evicted", static_cast<unsigned long long>(t.evicted()))
-        .add("replaced", static_cast<unsigned long long>(t.replaced))
-        .add("insert_failed", static_cast<unsigned long long>(t.insert_failed))
-        .add("orphan_fin", static_cast<unsigned long long>(t.orphan_fin))
-        .add("orphan_rst", static_cast<unsigned long long>(t.orphan_rst))
-        .add("unparsed", static_cast<unsigned long long>(t.unparsed))
-        .add("lost_events", static_cast<unsigned long long>(t.lost_events));
-    o.add_raw("table", c.str());
+    j.begin_object("table");
+    j.field("opened", static_cast<ull>(t.opened)).field("syn_retransmits", static_cast<ull>(t.syn_retransmits));
+    j.field("closed_fin", static_cast<ull>(t.closed_fin)).field("closed_rst", static_cast<ull>(t.closed_rst));
+    j.field("still_open", static_cast<ull>(t.still_open)).field("evicted", static_cast<ull>(t.evicted()));
+    j.field("replaced", static_cast<ull>(t.replaced)).field("insert_failed", static_cast<ull>(t.insert_failed));
+    j.field("orphan_fin", static_cast<ull>(t.orphan_fin)).field("orphan_rst", static_cast<ull>(t.orphan_rst));
+    j.field("unparsed", static_cast<ull>(t.unparsed)).field("lost_events", static_cast<ull>(t.lost_events));
+    j.end();
   }
-  return o.str();
 }
 
 std::vector<std::uint64_t> to_ns(const std::vector<double>& seconds) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "output/json.h"
 #include "tcp_duration.h"
 
 namespace tcp_duration {
@@ -51,8 +52,8 @@ std::string seconds_text(std::uint64_t ns);
 //  FIN by client | c->s       1234 B     10 pkts | s->c       5678 B     12 pkts"
 // (one line, no newline).
 std::string text_line(const Connection& c);
-// {"type":"connection","start":"...Z","family":4,"client_addr":"...",...} (no newline).
-std::string json_line(const Connection& c);
+// The JSON fields of a connection record: "family", "client_addr", ... (docs/json.md).
+void connection_json(const Connection& c, tracekit::JsonLine& j);
 
 // Duration in seconds of one line written by text_line() or json_line() (or by the
 // original tool): nullopt for anything else (blank lines, summaries, garbage).
@@ -81,9 +82,9 @@ struct TableCounters {
 // durations (usecs, or msecs with `msecs`), and (when given) the table counters.
 std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs,
                          const TableCounters* counters);
-// The same as one JSON object {"type":"summary",...} (no newline).
-std::string summary_json(const std::vector<std::uint64_t>& durations_ns, bool msecs,
-                         const TableCounters* counters);
+// The same as JSON fields of the summary record.
+void summary_json(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters,
+                  tracekit::JsonLine& j);
 
 // Durations in ns from seconds (for --plot-only).
 std::vector<std::uint64_t> to_ns(const std::vector<double>& seconds);

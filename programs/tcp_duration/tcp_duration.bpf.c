@@ -18,89 +18,23 @@
  * which means "next program" under tcx and "continue with the next filter" under a
  * direct-action clsact filter, so other filters on the hook keep working.
  *
- * Knobs (cflags): -DMAX_CONNECTIONS=N, -DL2_LEN=14|0 (Ethernet header or none),
- * -DUSE_RINGBUF / -DUSE_PERFBUF and -DNR_CPUS_POSSIBLE=N (src/event_reader.h).
+ * Knobs (cflags): -DMAX_CONNECTIONS=N; from the runner: -DTK_L2_LEN (the device's
+ * link-layer header, tracekit/packet.bpf.h), the transport (tracekit/emit.bpf.h).
  */
 #include <uapi/linux/bpf.h>
-#include <uapi/linux/in.h>
 #include <uapi/linux/pkt_cls.h>
+
+#include <tracekit/emit.bpf.h>
+#include <tracekit/packet.bpf.h>
 
 #include "tcp_duration.h"
 
 #ifndef MAX_CONNECTIONS
 #define MAX_CONNECTIONS TD_DEFAULT_MAX_CONNECTIONS
 #endif
-#ifndef L2_LEN
-#define L2_LEN 14
-#endif
-
-/* IPv6 extension headers (uapi/linux/in6.h is not pulled in by in.h). */
-#define TD_NEXTHDR_HOP 0
-#define TD_NEXTHDR_ROUTING 43
-#define TD_NEXTHDR_FRAGMENT 44
-#define TD_NEXTHDR_AH 51
-#define TD_NEXTHDR_DEST 60
-
-#define PULL_MAX 512 /* bytes made linear when the headers are not */
-
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define TD_HTONS(x) __builtin_bswap16(x)
-#else
-#define TD_HTONS(x) (x)
-#endif
 
 BPF_TABLE("lru_hash", struct td_key, struct td_conn, connections, MAX_CONNECTIONS);
 BPF_PERCPU_ARRAY(stats, u64, TD_STAT_MAX);
-
-#ifdef USE_RINGBUF
-/*
- * Wakeups are batched (src/event_reader.h): events go in with BPF_RB_NO_WAKEUP and
- * the reader drains the ring on a short timer; a CPU forces one wakeup each time it
- * has sent WAKEUP_BYTES since its last forced one, so at most about a quarter of the
- * ring waits unannounced. (bcc 0.26 cannot call bpf_ringbuf_query() on a
- * BPF_RINGBUF_OUTPUT map.) 256 pages hold about 10,000 events.
- */
-#define EVENTS_PAGES 256
-#ifndef NR_CPUS_POSSIBLE
-#define NR_CPUS_POSSIBLE 64
-#endif
-#define WAKEUP_BYTES (EVENTS_PAGES * 4096 / 4 / NR_CPUS_POSSIBLE)
-BPF_RINGBUF_OUTPUT(events, EVENTS_PAGES);
-BPF_PERCPU_ARRAY(events_lost, u64, 1);    /* reservation failures */
-BPF_PERCPU_ARRAY(events_unwoken, u64, 1); /* bytes sent since the last forced wakeup */
-static __always_inline void emit(void *ctx, void *data, u32 size)
-{
-	u64 flags = BPF_RB_NO_WAKEUP;
-	int zero = 0;
-	u64 *unwoken = events_unwoken.lookup(&zero);
-
-	if (unwoken) {
-		*unwoken += size;
-		if (*unwoken >= WAKEUP_BYTES) {
-			*unwoken = 0;
-			flags = BPF_RB_FORCE_WAKEUP;
-		}
-	}
-	if (events.ringbuf_output(data, size, flags) != 0) {
-		u64 *lost = events_lost.lookup(&zero);
-
-		if (lost)
-			(*lost)++;
-	}
-}
-#else
-BPF_PERF_OUTPUT(events);
-/* An inline function, not a macro: bcc refuses map methods inside macros. */
-static __always_inline void emit(void *ctx, void *data, u32 size)
-{
-	events.perf_submit(ctx, data, size);
-}
-#endif
 
 static __always_inline void stat_inc(int idx)
 {
@@ -108,97 +42,6 @@ static __always_inline void stat_inc(int idx)
 
 	if (v)
 		(*v)++;
-}
-
-/*
- * Fills *k with (src as client, dst as server) and *flags with the TCP flags byte.
- * Returns 1 for a TCP packet, 0 for anything else (not IP, not TCP, a non-first
- * fragment), -1 for a TCP packet whose headers are not all in the linear data.
- */
-static __always_inline int parse(struct __sk_buff *skb, struct td_key *k, u8 *flags)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	u32 off = L2_LEN;
-	u16 proto = skb->protocol; /* network byte order */
-	u8 l4;
-
-	if (proto == TD_HTONS(0x8100) || proto == TD_HTONS(0x88A8)) { /* one VLAN tag in the data */
-		u8 *tag = data + off;
-		if ((void *)(tag + 4) > data_end)
-			return 0;
-		proto = *(u16 *)(tag + 2);
-		off += 4;
-	}
-
-	if (proto == TD_HTONS(0x0800)) {
-		u8 *ip = data + off;
-		u32 ihl;
-
-		if ((void *)(ip + 20) > data_end)
-			return 0;
-		if (ip[9] != IPPROTO_TCP)
-			return 0;
-		if (((ip[6] << 8) | ip[7]) & 0x1FFF) /* fragment offset: no TCP header here */
-			return 0;
-		ihl = (ip[0] & 0x0F) * 4; /* options honoured */
-		if (ihl < 20)
-			return 0;
-		k->family = 4;
-		__builtin_memcpy(k->client_addr, ip + 12, 4);
-		__builtin_memcpy(k->server_addr, ip + 16, 4);
-		off += ihl;
-	} else if (proto == TD_HTONS(0x86DD)) {
-		u8 *ip6 = data + off;
-
-		if ((void *)(ip6 + 40) > data_end)
-			return 0;
-		l4 = ip6[6];
-		k->family = 6;
-		__builtin_memcpy(k->client_addr, ip6 + 8, 16);
-		__builtin_memcpy(k->server_addr, ip6 + 24, 16);
-		off += 40;
-		/* A bounded walk over extension headers. */
-#pragma unroll
-		for (int i = 0; i < 6; i++) {
-			u8 *ext = data + off;
-
-			if (l4 == IPPROTO_TCP)
-				break;
-			if (l4 == TD_NEXTHDR_HOP || l4 == TD_NEXTHDR_ROUTING || l4 == TD_NEXTHDR_DEST) {
-				if ((void *)(ext + 2) > data_end)
-					return -1;
-				l4 = ext[0];
-				off += (ext[1] + 1) * 8;
-			} else if (l4 == TD_NEXTHDR_FRAGMENT) {
-				if ((void *)(ext + 8) > data_end)
-					return -1;
-				if (((ext[2] << 8) | ext[3]) & 0xFFF8) /* not the first fragment */
-					return 0;
-				l4 = ext[0];
-				off += 8;
-			} else if (l4 == TD_NEXTHDR_AH) {
-				if ((void *)(ext + 2) > data_end)
-					return -1;
-				l4 = ext[0];
-				off += (ext[1] + 2) * 4;
-			} else {
-				return 0;
-			}
-		}
-		if (l4 != IPPROTO_TCP)
-			return 0;
-	} else {
-		return 0;
-	}
-
-	u8 *tcp = data + off;
-	if ((void *)(tcp + 20) > data_end)
-		return -1;
-	k->client_port = (tcp[0] << 8) | tcp[1];
-	k->server_port = (tcp[2] << 8) | tcp[3];
-	*flags = tcp[13];
-	return 1;
 }
 
 static __always_inline void swap_sides(struct td_key *k)
@@ -291,33 +134,28 @@ static __always_inline void on_syn(struct td_key *k, u64 len, u64 now)
 
 int tcp_duration(struct __sk_buff *skb)
 {
+	struct tk_packet pkt = {};
 	struct td_key k = {};
 	struct td_conn *c;
-	u8 flags = 0;
+	u8 flags;
 	u64 now, len;
 	int dir = TD_C2S;
-	int r = parse(skb, &k, &flags);
+	int r = tk_parse_tcp(skb, &pkt);
 
-	if (r < 0) {
-		/* Headers not all in the linear data (rare: the stack keeps TCP/IP headers
-		 * linear). Make up to PULL_MAX bytes linear once, as tcp_tracker does; this
-		 * changes the skb's layout, never the packet's bytes. */
-		u32 want = skb->len < PULL_MAX ? skb->len : PULL_MAX;
-		struct td_key empty = {};
-
-		if (bpf_skb_pull_data(skb, want) == 0) {
-			k = empty;
-			r = parse(skb, &k, &flags);
-		}
-	}
-	if (r < 0)
+	if (r == TK_PKT_TRUNCATED || r == TK_PKT_MALFORMED)
 		stat_inc(TD_STAT_UNPARSED);
-	if (r <= 0)
+	if (r != TK_PKT_TCP)
 		return TC_ACT_UNSPEC;
+	__builtin_memcpy(k.client_addr, pkt.saddr, 16);
+	__builtin_memcpy(k.server_addr, pkt.daddr, 16);
+	k.client_port = pkt.sport;
+	k.server_port = pkt.dport;
+	k.family = pkt.family;
+	flags = pkt.tcp_flags;
 
 	now = bpf_ktime_get_ns();
 	len = skb->len;
-	if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN) {
+	if ((flags & (TK_TCP_SYN | TK_TCP_ACK | TK_TCP_RST)) == TK_TCP_SYN) {
 		on_syn(&k, len, now);
 		return TC_ACT_UNSPEC;
 	}
@@ -329,17 +167,17 @@ int tcp_duration(struct __sk_buff *skb)
 		c = connections.lookup(&k);
 	}
 	if (!c) {
-		if (flags & TCP_RST)
+		if (flags & TK_TCP_RST)
 			stat_inc(TD_STAT_ORPHAN_RST);
-		else if (flags & TCP_FIN)
+		else if (flags & TK_TCP_FIN)
 			stat_inc(TD_STAT_ORPHAN_FIN);
 		return TC_ACT_UNSPEC;
 	}
 	count(c, dir, len);
 
-	if (flags & TCP_RST) {
+	if (flags & TK_TCP_RST) {
 		finish(skb, &k, c, TD_END_RST, dir, now);
-	} else if (flags & TCP_FIN) {
+	} else if (flags & TK_TCP_FIN) {
 		u64 bit = 1ULL << dir;
 		u64 old = __sync_fetch_and_or(&c->fins, bit);
 

@@ -64,7 +64,7 @@ struct td_event {
 #define TD_STAT_ORPHAN_RST 5    /* RST of a connection not in the table */
 #define TD_STAT_INSERT_FAILED 6 /* SYN whose entry could not be created */
 #define TD_STAT_REPLACED 7      /* SYN on a tuple whose old connection had a FIN: restarted */
-#define TD_STAT_UNPARSED 8      /* TCP packets whose headers could not be read (truncated) */
+#define TD_STAT_UNPARSED 8      /* packets whose headers could not be read (truncated, malformed) */
 #define TD_STAT_MAX 9
 
 #endif

@@ -28,11 +28,11 @@
 #include <string>
 #include <vector>
 
-#include "bpf_program.h"
-#include "event_reader.h"
+#include "bpf/bpf_program.h"
+#include "bpf/event_reader.h"
 #include "faults.h"
-#include "../../programs/tcp_duration/tcp_duration.h"
-#include "../../programs/tcp_tracker/tcp_tracker.h"
+#include "tcp_duration.h"
+#include "tcp_tracker.h"
 
 extern const char tcp_tracker_bpf_text[];
 extern const char tcp_duration_bpf_text[];
@@ -391,7 +391,7 @@ struct Tracker {
     const int flows = prog.map_fd("flows");
     REQUIRE(bpf_map_update_elem(prog.map_fd("flow_tables"), &slot, &flows, BPF_ANY) == 0);
   }
-  uint64_t outside(uint32_t reason) { return tracekit::sum_percpu_u64(prog, "outside", reason); }
+  uint64_t outside(uint32_t reason) { return prog.sum_percpu_u64("outside", reason); }
 };
 
 struct Duration {
@@ -422,7 +422,7 @@ struct Duration {
     for (int i = 0; i < 1000 && reader->poll(0) > 0; ++i) {
     }
   }
-  uint64_t stat(uint32_t i) { return tracekit::sum_percpu_u64(prog, "stats", i); }
+  uint64_t stat(uint32_t i) { return prog.sum_percpu_u64("stats", i); }
 };
 
 bool same(const flow_value& a, const flow_value& b) {

@@ -7,7 +7,7 @@
 #include <regex>
 
 #include "harness.h"
-#include "system_checks.h"
+#include "util/system_checks.h"
 
 using harness::ToolProcess;
 

@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
-#include "bpf_program.h"
+#include "bpf/bpf_program.h"
 #include "harness.h"
-#include "system_checks.h"
+#include "util/system_checks.h"
 
 using harness::ToolProcess;
 

@@ -31,9 +31,9 @@
 #include <string>
 #include <thread>
 
-#include "error.h"
-#include "bpf_program.h"
-#include "tc_attach.h"
+#include "util/error.h"
+#include "bpf/bpf_program.h"
+#include "bpf/tc_attach.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46

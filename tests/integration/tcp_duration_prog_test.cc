@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "../../programs/tcp_duration/tcp_duration.h"
-#include "bpf_program.h"
-#include "error.h"
-#include "event_reader.h"
+#include "tcp_duration.h"
+#include "bpf/bpf_program.h"
+#include "util/error.h"
+#include "bpf/event_reader.h"
 
 extern const char tcp_duration_bpf_text[];
 
@@ -164,7 +164,7 @@ struct Prog {
     }
   }
 
-  std::uint64_t stat(int i) { return tracekit::sum_percpu_u64(prog, "stats", static_cast<std::uint32_t>(i)); }
+  std::uint64_t stat(int i) { return prog.sum_percpu_u64("stats", static_cast<std::uint32_t>(i)); }
 
   std::uint64_t table_size() {
     int mfd = prog.map_fd("connections");

@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "../../programs/tcp_tracker/tcp_tracker.h"
-#include "bpf_program.h"
-#include "map_reader.h"
-#include "tc_attach.h"
+#include "tcp_tracker.h"
+#include "bpf/bpf_program.h"
+#include "bpf/map_reader.h"
+#include "bpf/tc_attach.h"
 
 extern const char tcp_tracker_bpf_text[];
 

@@ -22,11 +22,11 @@
 #include <tuple>
 #include <vector>
 
-#include "../../programs/tcp_tracker/tcp_tracker.h"
+#include "tcp_tracker.h"
 #include "harness.h"
-#include "map_reader.h"
+#include "bpf/map_reader.h"
 #include "netns.h"
-#include "tc_attach.h"
+#include "bpf/tc_attach.h"
 
 using harness::ToolProcess;
 using testnet::TestNet;

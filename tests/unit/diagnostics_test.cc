@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "diagnostics.h"
+#include "util/diagnostics.h"
 
 using namespace tracekit;
 

@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "../../programs/execve_enriched/execve_format.h"
+#include "execve_format.h"
+#include "output/sink.h"
+#include "output/strings.h"
 
 using namespace execve_enriched;
 
@@ -28,14 +30,20 @@ execve_event make_event() {
 
 }  // namespace
 
-TEST_CASE("quote_arg leaves plain words alone and quotes the rest", "[execve_enriched]") {
-  CHECK(quote_arg("ls") == "ls");
-  CHECK(quote_arg("/usr/bin/x-y_z.1=2,3:4") == "/usr/bin/x-y_z.1=2,3:4");
-  CHECK(quote_arg("") == "''");
-  CHECK(quote_arg("a b") == "'a b'");
-  CHECK(quote_arg("it's") == "'it'\\''s'");
-  CHECK(quote_arg("tab\there\n") == "'tab\\there\\n'");
-  CHECK(quote_arg("\x01") == "'\\x01'");
+TEST_CASE("shell_quote leaves plain words alone and quotes the rest", "[execve_enriched]") {
+  using tracekit::shell_quote;
+  CHECK(shell_quote("ls") == "ls");
+  CHECK(shell_quote("/usr/bin/x-y_z.1=2,3:4") == "/usr/bin/x-y_z.1=2,3:4");
+  CHECK(shell_quote("") == "''");
+  CHECK(shell_quote("a b") == "'a b'");
+  CHECK(shell_quote("it's") == "'it'\\''s'");
+  CHECK(shell_quote("tab\there\n") == "'tab\\there\\n'");
+  CHECK(shell_quote("\x01") == "'\\x01'");
+  CHECK(shell_quote("ünï") == "ünï");  // valid UTF-8 is printed as is
+  CHECK(shell_quote("日本語") == "日本語");
+  CHECK(shell_quote("\xff\xfe") == "'\\xff\\xfe'");
+  CHECK(shell_quote("\x1b[31m") == "'\\x1b[31m'");
+  CHECK(shell_quote("a\\b") == "'a\\\\b'");
 }
 
 TEST_CASE("ret_text and errno_name", "[execve_enriched]") {
@@ -69,8 +77,14 @@ TEST_CASE("JSON line carries the same values", "[execve_enriched]") {
   e.args_cut = 1u << 1;
   e.ret = -ENOENT;
   Decorated d{&e, std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123)), 0, std::nullopt};
+  tracekit::JsonSink sink("execve_enriched");
+  auto json_line = [&](const Decorated& dd) {
+    std::string out;
+    sink.render(ExecRecord(dd, false), out);
+    return out;
+  };
   CHECK(json_line(d) ==
-        "{\"timestamp\":\"2023-11-14T22:13:20.123Z\",\"syscall\":\"execve\",\"pid\":4242,\"tid\":4242,\"ppid\":null,"
+        "{\"tool\":\"execve_enriched\",\"type\":\"event\",\"ts\":\"2023-11-14T22:13:20.123Z\",\"syscall\":\"execve\",\"pid\":4242,\"tid\":4242,\"ppid\":null,"
         "\"uid\":1000,\"user\":null,\"gid\":1000,\"comm\":\"bash\",\"filename\":\"/bin/echo\",\"filename_truncated\":false,"
         "\"args\":[\"echo\",\"two words\"],\"truncated_args\":[1],\"more_args\":false,\"args_unreadable\":false,"
         "\"ret\":-2,\"errno\":\"ENOENT\"}\n");

@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "format.h"
-#include "json.h"
+#include "util/format.h"
+#include "util/user.h"
 
 using namespace tracekit;
 
@@ -19,18 +19,17 @@ TEST_CASE("iso8601 is UTC with milliseconds", "[format]") {
   CHECK(iso8601(t) == "2025-11-25T12:49:04.123Z");
 }
 
-TEST_CASE("json escaping and objects", "[json]") {
-  CHECK(json_escape("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
-  CHECK(json_escape("\xff") == "\"\\u00ff\"");
-  JsonObject o;
-  o.add("uid", 1001u).add("user", "alice").add("ok", true).add("x", -5).add_null("n");
-  CHECK(o.str() == R"({"uid":1001,"user":"alice","ok":true,"x":-5,"n":null})");
-  JsonArray a;
-  a.add("p").add_raw("1");
-  CHECK(a.str() == R"(["p",1])");
-}
-
 TEST_CASE("user names resolve through NSS", "[format]") {
   CHECK(user_name(0) == std::optional<std::string>("root"));
   CHECK_FALSE(user_name(4000000000u).has_value());
+}
+
+TEST_CASE("uid_from_name takes numbers and names", "[format]") {
+  CHECK(uid_from_name("0") == std::optional<uid_t>(0));
+  CHECK(uid_from_name("root") == std::optional<uid_t>(0));
+  CHECK(uid_from_name("4500") == std::optional<uid_t>(4500));
+  CHECK_FALSE(uid_from_name("no-such-user-here"));
+  CHECK_FALSE(uid_from_name(""));
+  CHECK_FALSE(uid_from_name("4294967295"));  // (uid_t)-1 is no uid
+  CHECK_FALSE(uid_from_name("99999999999"));
 }

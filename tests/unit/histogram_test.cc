@@ -1,5 +1,5 @@
 // src/histogram.h: log2 buckets, bcc-style rendering, percentiles, bins.
-#include "histogram.h"
+#include "output/histogram.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "error.h"
-#include "kernel_headers.h"
+#include "util/error.h"
+#include "util/kernel_headers.h"
 
 namespace fs = std::filesystem;
 using namespace tracekit;

@@ -1,14 +1,17 @@
 // tcp_duration's output lines, reading them back, and the exit summary
-// (programs/tcp_duration/report.cc, compiled into this test: it is LLVM-free).
+// (programs/tcp_duration/report.cc, in tcp_duration_lib: it is LLVM-free).
 #include <arpa/inet.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 
-#include "../../programs/tcp_duration/report.cc"
+#include "report.h"
+#include "render.h"
+#include "util/error.h"
 
 using namespace tcp_duration;
 
@@ -74,8 +77,8 @@ TEST_CASE("text line: the original's columns, then how it ended and the bytes", 
 }
 
 TEST_CASE("JSON line", "[tcp_duration]") {
-  CHECK(json_line(sample()) ==
-        "{\"type\":\"connection\",\"start\":\"2025-11-25T12:59:04.000Z\",\"family\":4,"
+  CHECK(json_of([](tracekit::JsonLine& j) { connection_json(sample(), j); }) ==
+        "{\"family\":4,"
         "\"client_addr\":\"192.168.143.246\",\"client_port\":43052,\"server_addr\":\"137.226.34.46\","
         "\"server_port\":80,\"duration_ns\":244123127,\"duration_s\":0.244123127,\"end\":\"fin\","
         "\"ended_by\":\"client\",\"bytes_c2s\":1234,\"bytes_s2c\":567890,\"packets_c2s\":10,"
@@ -117,7 +120,8 @@ TEST_CASE("from_event decodes the kernel event", "[tcp_duration]") {
 TEST_CASE("parse_duration_seconds reads our lines, JSON lines and the original's", "[tcp_duration]") {
   Connection c = sample();
   CHECK(parse_duration_seconds(text_line(c)) == Approx(0.244123127));
-  CHECK(parse_duration_seconds(json_line(c)) == Approx(0.244123127));
+  CHECK(parse_duration_seconds(json_of([&](tracekit::JsonLine& j) { connection_json(c, j); })) ==
+        Approx(0.244123127));
   CHECK(parse_duration_seconds("192.168.143.246:44740 ->   130.192.95.68:443   | Duration: 10.108454423 s") ==
         Approx(10.108454423));
   CHECK(parse_duration_seconds("{\"duration_ns\": 7}") == Approx(7e-9));
@@ -193,16 +197,16 @@ TEST_CASE("summary text and JSON", "[tcp_duration]") {
         std::string::npos);
   CHECK(summary_text({}, false, nullptr) == "\nSummary: no finished connections.\n");
 
-  std::string json = summary_json(ns, false, &t);
-  CHECK(json.rfind("{\"type\":\"summary\",\"count\":3,\"min_s\":0.2,\"p50_s\":0.5,\"p90_s\":1,\"p99_s\":1,"
-                   "\"max_s\":1,\"mean_s\":0.566666667,\"hist_unit\":\"usecs\",\"hist\":[",
+  std::string json = json_of([&](tracekit::JsonLine& j) { summary_json(ns, false, &t, j); });
+  CHECK(json.rfind("{\"count\":3,\"min_s\":0.2,\"p50_s\":0.5,\"p90_s\":1,\"p99_s\":1,"
+                   "\"max_s\":1,\"mean_s\":0.5666666666666667,\"hist_unit\":\"usecs\",\"hist\":[",
                    0) == 0);
   CHECK(json.find("{\"low\":131072,\"high\":262143,\"count\":1}") != std::string::npos);
   CHECK(json.find("\"table\":{\"opened\":4,\"syn_retransmits\":0,\"closed_fin\":2,\"closed_rst\":1,"
                   "\"still_open\":1,\"evicted\":0,\"replaced\":0,\"insert_failed\":0,\"orphan_fin\":3,"
                   "\"orphan_rst\":0,\"unparsed\":0,\"lost_events\":0}}") != std::string::npos);
-  CHECK(summary_json({}, false, nullptr) ==
-        "{\"type\":\"summary\",\"count\":0,\"hist_unit\":\"usecs\",\"hist\":[]}");
+  CHECK(json_of([](tracekit::JsonLine& j) { summary_json({}, false, nullptr, j); }) ==
+        "{\"count\":0,\"hist_unit\":\"usecs\",\"hist\":[]}");
 }
 
 TEST_CASE("to_ns rounds seconds to nanoseconds", "[tcp_duration]") {

@@ -1,0 +1,326 @@
+// tcp_tracker: bytes, packets and wire segments per TCP flow direction on one network
+// interface, counted on its TC hook (tcx or clsact) and printed every interval.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bpf/map_reader.h"
+#include "flow_format.h"
+#include "runtime/runner.h"
+#include "tcp_tracker.h"
+#include "util/error.h"
+#include "util/format.h"
+#include "util/log.h"
+
+extern const char tcp_tracker_bpf_text[];
+
+namespace {
+
+using namespace tracekit;
+
+static_assert(sizeof(flow_key) == 40, "flow_key layout: no implicit padding");
+static_assert(sizeof(flow_value) == 24, "flow_value layout");
+static_assert(OUTSIDE_REASONS == OutsideCounts::kReasons, "outside reasons");
+
+constexpr long kMaxFlowsLimit = 1L << 22;  // ~4M entries: ~500 MiB of preallocated LRU map
+
+struct Options {
+  FlowSort sort = FlowSort::Bytes;
+  size_t top = 0;
+  long max_flows = TCP_TRACKER_DEFAULT_MAX_FLOWS;
+  bool reset = false;
+};
+
+// The maps of the program, from user space. The program reaches its flow table through
+// slot 0 of the array of maps "flow_tables" (see tcp_tracker.bpf.c).
+//  - Cumulative mode: slot 0 -> "flows", read in place every report.
+//  - --reset: two tables, "flows" and "flows_spare". A report points slot 0 at the
+//    other table first, then drains the one it left. The kernel returns from that map
+//    update only after an RCU grace period (kernel/bpf/syscall.c, maybe_wait_bpf_programs:
+//    user-space updates of an array of maps wait for the running BPF programs), so
+//    nothing writes to the drained table any more: every packet is counted in exactly
+//    one interval.
+class FlowTable {
+ public:
+  FlowTable(BpfProgram& prog, const Options& o)
+      : prog_(prog), outer_fd_(prog.map_fd("flow_tables")), rates_(!o.reset), reset_(o.reset) {
+    fds_[0] = prog.map_fd("flows");
+    readers_.emplace_back(fds_[0]);
+    if (reset_) {
+      fds_[1] = prog.map_fd("flows_spare");
+      readers_.emplace_back(fds_[1]);
+    }
+    point_at(0);
+  }
+
+  // Reads (with --reset: swaps and drains) the flow table; rates over `seconds`.
+  std::vector<FlowRow> read(double seconds) {
+    size_t which = 0;
+    if (reset_) {
+      which = active_;
+      auto t0 = std::chrono::steady_clock::now();
+      point_at(1 - active_);
+      spdlog::debug("switched flow tables in {:.2f} ms",
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    HashMapReader& reader = readers_[which];
+    size_t n = reader.read(reset_);
+    if (reset_)
+      drained_ += n;
+    else
+      in_table_ = n;
+    std::vector<FlowRow> rows(n);
+    for (size_t i = 0; i < n; ++i) {
+      auto k = reader.key_as<flow_key>(i);
+      auto v = reader.value_as<flow_value>(i);
+      FlowRow& r = rows[i];
+      r.id.family = k.family == 6 ? 6 : 4;
+      std::memcpy(r.id.src.data(), k.saddr, 16);
+      std::memcpy(r.id.dst.data(), k.daddr, 16);
+      r.id.sport = k.sport;
+      r.id.dport = k.dport;
+      r.bytes = v.bytes;
+      r.packets = v.packets;
+      r.segments = v.segments;
+    }
+    rates_.update(rows, seconds);
+    spdlog::debug("read {} flows in {:.2f} ms with {} bpf() calls ({})", n,
+                  std::chrono::duration<double, std::milli>(reader.took()).count(), reader.syscalls(),
+                  reader.batched() ? "batched" : "iterated");
+    return rows;
+  }
+
+  // Flows the LRU table evicted since the start: created by the program, minus those in
+  // the table at the last read, minus those drained by --reset. Exact once detached.
+  uint64_t evicted() {
+    const uint64_t created = prog_.sum_percpu_u64("flows_created");
+    const uint64_t known = drained_ + (reset_ ? readers_[active_].read(false) : in_table_);
+    return created > known ? created - known : 0;
+  }
+
+  OutsideCounts outside() {
+    OutsideCounts c;
+    for (uint32_t reason = 0; reason < OutsideCounts::kReasons; ++reason) c.n[reason] = prog_.sum_percpu_u64("outside", reason);
+    return c;
+  }
+
+  // Every packet counted into a flow since the start (evicted flows included).
+  flow_value totals() {
+    int fd = prog_.map_fd("totals");
+    std::vector<flow_value> percpu(static_cast<size_t>(std::max(1, libbpf_num_possible_cpus())));
+    uint32_t zero = 0;
+    flow_value t{};
+    if (bpf_map_lookup_elem(fd, &zero, percpu.data()) != 0) return t;
+    for (const auto& v : percpu) {
+      t.bytes += v.bytes;
+      t.packets += v.packets;
+      t.segments += v.segments;
+    }
+    return t;
+  }
+
+ private:
+  // Points the program at table i; returns once no program uses the previous one.
+  void point_at(size_t i) {
+    const uint32_t slot = 0;
+    if (bpf_map_update_elem(outer_fd_, &slot, &fds_[i], BPF_ANY) != 0)
+      throw Error("cannot set up the flow table: " + std::string(std::strerror(errno)));
+    active_ = i;
+  }
+
+  BpfProgram& prog_;
+  int outer_fd_;
+  int fds_[2] = {-1, -1};
+  std::vector<HashMapReader> readers_;
+  size_t active_ = 0;
+  uint64_t drained_ = 0;   // flows read and deleted by --reset
+  uint64_t in_table_ = 0;  // flows in the table at the last read (running totals)
+  FlowRates rates_;
+  bool reset_;
+};
+
+// One flow of a report: a JSON line (the text table shows it in the report).
+class FlowRecord : public Record {
+ public:
+  FlowRecord(const FlowRow& r, long n, bool final_report) : r_(r), n_(n), final_(final_report) {}
+  const char* type() const override { return "flow"; }
+  void text(std::string&) const override {}
+  void json(JsonLine& j) const override { flow_json(r_, n_, final_, j); }
+
+ private:
+  const FlowRow& r_;
+  long n_;
+  bool final_;
+};
+
+// One report: the text table; in JSON, after its flow lines, how many flows there were.
+class ReportRecord : public Record {
+ public:
+  const std::vector<FlowRow>* rows = nullptr;
+  size_t total = 0;
+  long n = 0;
+  bool final_report = false;
+  bool reset = false;
+  bool timestamps = false;
+  double elapsed = 0;
+
+  const char* type() const override { return "report"; }
+  void text(std::string& out) const override {
+    const std::string now = clock_hms_now();
+    std::string body;
+    if (final_report)
+      body = fmt::format("Final at: {} ({:.1f} s traced)\n", now, elapsed);
+    else
+      body = "Trace at: " + now + "\n";
+    if (rows->empty()) body += reset ? "No TCP packets in this interval.\n" : "No TCP flows yet.\n";
+    body += format_flow_rows(*rows);
+    if (rows->size() < total) body += fmt::format("({} of {} flows shown)\n", rows->size(), total);
+    if (!timestamps) {
+      out += body;
+      return;
+    }
+    for (size_t pos = 0; pos < body.size();) {  // -T: every line starts with the time
+      size_t nl = body.find('\n', pos);
+      out += now + " " + body.substr(pos, nl - pos + 1);
+      pos = nl + 1;
+    }
+  }
+  void json(JsonLine& j) const override {
+    j.field("interval", n).field("final", final_report).field("elapsed_s", elapsed);
+    j.field("flows", static_cast<unsigned long long>(total)).field("shown", static_cast<unsigned long long>(rows->size()));
+  }
+};
+
+class TcpTracker : public Tool {
+ public:
+  ToolInfo info() const override {
+    ToolInfo i;
+    i.name = "tcp_tracker";
+    i.summary =
+        "Bytes, packets and wire segments per TCP flow on a network interface, counted on its TC hook\n"
+        "(tcx or clsact) and printed every interval.";
+    i.examples =
+        "  tcp_tracker eth0                       # every 2 s, every TCP flow through eth0, both directions\n"
+        "  tcp_tracker eth0 5 3                   # every 5 seconds, 3 reports (same as -i 5 -c 3)\n"
+        "  tcp_tracker eth0 --top 10 --sort rate  # the 10 busiest flows of the last interval\n"
+        "  tcp_tracker eth0 --reset               # counts of each interval instead of running totals\n"
+        "  tcp_tracker eth0 --direction ingress   # received packets only\n"
+        "  tcp_tracker eth0 --attach clsact       # a clsact filter instead of a tcx link\n"
+        "  tcp_tracker eth0 -d 60 --json          # one JSON object per flow per interval, for a minute\n";
+    i.kind = ToolKind::Interval;
+    i.default_interval = 2;
+    i.tc = true;
+    return i;
+  }
+  const char* bpf_text() const override { return tcp_tracker_bpf_text; }
+
+  void add_options(cxxopts::Options& o) override {
+    // clang-format off
+    o.add_options()
+      ("sort", "order of the table: bytes, packets or rate (of the last interval)",
+         cxxopts::value<std::string>()->default_value("bytes"), "KEY")
+      ("top", "print only the first N flows of each report (0 = all)",
+         cxxopts::value<std::string>()->default_value("0"), "N")
+      ("max-flows", "flow table size; when full, the least recently updated flow is evicted",
+         cxxopts::value<std::string>()->default_value(std::to_string(TCP_TRACKER_DEFAULT_MAX_FLOWS)), "N")
+      ("reset", "clear the counters after each report: per-interval counts instead of running totals");
+    // clang-format on
+  }
+
+  void configure(const cxxopts::ParseResult& r, const CommonOptions&, Plan& plan) override {
+    o_.sort = parse_flow_sort(r["sort"].as<std::string>());
+    o_.top = static_cast<size_t>(get_count(r, "top", 0, 1L << 30));
+    o_.max_flows = get_count(r, "max-flows", 1, kMaxFlowsLimit);
+    o_.reset = r.count("reset") > 0;
+    plan.cflags = {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(o_.max_flows)};
+    if (o_.reset) plan.cflags.push_back("-DTCP_TRACKER_SPARE");
+    plan.tc_function = "trace_tcp_tracker";
+    plan.doing = "counting TCP bytes and packets per flow";
+  }
+
+  void loaded(Runtime& rt) override {
+    table_ = std::make_unique<FlowTable>(rt.prog(), o_);
+    last_ = RunClock::Clock::now();
+  }
+
+  void report(Runtime& rt, long n) override { print(rt, n, false); }
+
+  void finish(Runtime& rt, SummaryRecord& s) override {
+    print(rt, rt.final_report_number(), true);
+    const uint64_t evicted = table_->evicted();
+    const OutsideCounts outside = table_->outside();
+    const flow_value t = table_->totals();
+    s.events = t.packets;
+    s.events_name = "packets";
+    s.evicted = evicted;
+    s.not_counted = outside.total();
+    s.extra_text = format_outside(outside) + "\n";
+    if (evicted) s.extra_text += evicted_line(evicted) + "\n";
+    s.extra_json = [t, outside](JsonLine& j) {
+      j.field("bytes", static_cast<unsigned long long>(t.bytes));
+      j.field("segments", static_cast<unsigned long long>(t.segments));
+      j.begin_object("not_counted_by_reason");
+      for (size_t i = 0; i < OutsideCounts::kReasons; ++i)
+        j.field(outside_reason_key(i), static_cast<unsigned long long>(outside.n[i]));
+      j.end();
+    };
+  }
+
+ private:
+  std::string evicted_line(uint64_t evicted) const {
+    return fmt::format("Evicted: {} flows from the LRU table of {} (their counts until then are lost; raise --max-flows)",
+                       evicted, o_.max_flows);
+  }
+
+  void print(Runtime& rt, long n, bool final_report) {
+    auto now = RunClock::Clock::now();
+    double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    const double elapsed = rt.clock().elapsed_seconds();
+    std::vector<FlowRow> rows = table_->read(seconds);
+    if (final_report && !o_.reset && elapsed > 0) {
+      // The final report of running totals gives the average rate over the whole trace.
+      for (auto& r : rows) {
+        r.bytes_per_sec = static_cast<double>(r.bytes) / elapsed;
+        r.packets_per_sec = static_cast<double>(r.packets) / elapsed;
+      }
+    }
+    const size_t total = rows.size();
+    sort_flows(rows, o_.sort, o_.top);
+    for (const auto& r : rows) rt.out().write(FlowRecord(r, n, final_report));
+    ReportRecord rep;
+    rep.rows = &rows;
+    rep.total = total;
+    rep.n = n;
+    rep.final_report = final_report;
+    rep.reset = o_.reset;
+    rep.timestamps = rt.common().timestamps;
+    rep.elapsed = elapsed;
+    rt.out().write(rep);
+    // (With --reset, counting the live table costs one more read: only at the end.)
+    if (!final_report && !o_.reset && !warned_evicted_) {
+      if (uint64_t evicted = table_->evicted()) {
+        rt.notice({NoticeLevel::Warning, "evicted", evicted_line(evicted), evicted, evicted});
+        warned_evicted_ = true;
+      }
+    }
+    spdlog::debug("report of {} flows ({} printed) took {:.2f} ms", total, rows.size(),
+                  std::chrono::duration<double, std::milli>(RunClock::Clock::now() - now).count());
+  }
+
+  Options o_;
+  std::unique_ptr<FlowTable> table_;
+  RunClock::Clock::time_point last_;
+  bool warned_evicted_ = false;
+};
+
+}  // namespace
+
+TRACEKIT_TOOL_MAIN(TcpTracker)
