@@ -228,6 +228,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
     }
   }
 
+  const double traced_s = clock.elapsed_seconds();
   // Stop the programs, then collect what is still in the buffers.
   if (tc) tc->detach_all();
   prog.detach_probes();
@@ -241,7 +242,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   SummaryRecord summary;
   summary.lost = rt.events_lost();
   tool.finish(rt, summary);
-  summary.duration_s = clock.elapsed_seconds();
+  summary.duration_s = traced_s;
   out.write(summary);
   out.flush();
   if (!out.error().empty()) throw Error(out.error());

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "harness.h"
+#include "jsonl.h"
 #include "util/system_checks.h"
 
 using harness::ToolProcess;
@@ -33,6 +34,8 @@ std::optional<std::map<uint32_t, uint64_t>> next_block(ToolProcess& p, double ti
       counts[static_cast<uint32_t>(std::stoul(m[1]))] = std::stoull(m[3]);
     } else if (*l == "No execve calls yet.") {
       continue;
+    } else if (l->rfind("Traced ", 0) == 0) {
+      break;  // the summary after the final report
     } else {
       FAIL("unexpected line: " << *l);
     }
@@ -74,6 +77,10 @@ TEST_CASE("execve_dumb counts exactly the execs of a uid", "[execve_dumb]") {
   CHECK(is_final);
   CHECK(fin->at(kUid) == n);
   CHECK(p.wait_exit(10) == 0);
+  auto summary = harness::text_summary(p.out());
+  REQUIRE(summary);
+  CHECK(summary->events >= n);
+  CHECK(summary->events_name == "execve calls");
   // stdout carries only the report: no bcc chatter.
   CHECK(p.out().find("sha1") == std::string::npos);
   CHECK(p.out().find("prog tag") == std::string::npos);
@@ -101,9 +108,11 @@ TEST_CASE("execve_dumb --json reports the same counts", "[execve_dumb][json]") {
   CHECK(found);
   p.signal(SIGTERM);
   CHECK(p.wait_exit(10) == 0);
-  auto all = harness::lines(p.out());
-  REQUIRE_FALSE(all.empty());
-  CHECK(all.back().find("\"final\":true") != std::string::npos);
+  auto all = harness::json_lines(p.out(), "execve_dumb");
+  REQUIRE(all.size() >= 2);
+  CHECK(all[all.size() - 2]["final"] == true);
+  CHECK(all.back()["type"] == "summary");
+  CHECK(all.back()["events"].get<uint64_t>() >= 7);
 }
 
 TEST_CASE("execve_dumb --duration ends by itself with a final report", "[execve_dumb]") {

@@ -30,6 +30,7 @@
 
 #include "bpf/bpf_program.h"
 #include "harness.h"
+#include "jsonl.h"
 #include "util/system_checks.h"
 
 using harness::ToolProcess;
@@ -40,7 +41,7 @@ namespace {
 
 constexpr uid_t kUid = 54331;  // execs as this uid come from these tests only
 
-// ---- a small JSON reader: enough to check that every line is one valid object ----
+// ---- the JSON lines, as a tree of values ----
 struct Json {
   enum class Type { Null, Bool, Number, String, Array, Object } type = Type::Null;
   bool b = false;
@@ -57,129 +58,29 @@ struct Json {
   long long i() const { return static_cast<long long>(num); }
 };
 
-class JsonParser {
- public:
-  explicit JsonParser(const std::string& s) : s_(s) {}
-  Json parse() {
-    Json v = value();
-    ws();
-    if (p_ != s_.size()) fail("trailing characters");
-    return v;
+// nlohmann-json parses; the test reads the values through this small tree.
+Json convert(const nlohmann::json& j) {
+  Json v;
+  if (j.is_boolean()) {
+    v.type = Json::Type::Bool;
+    v.b = j.get<bool>();
+  } else if (j.is_number()) {
+    v.type = Json::Type::Number;
+    v.num = j.get<double>();
+  } else if (j.is_string()) {
+    v.type = Json::Type::String;
+    v.str = j.get<std::string>();
+  } else if (j.is_array()) {
+    v.type = Json::Type::Array;
+    for (const auto& e : j) v.arr.push_back(convert(e));
+  } else if (j.is_object()) {
+    v.type = Json::Type::Object;
+    for (const auto& [k, e] : j.items()) v.obj[k] = convert(e);
   }
+  return v;
+}
 
- private:
-  [[noreturn]] void fail(const std::string& why) {
-    throw std::runtime_error("bad JSON (" + why + ") at " + std::to_string(p_) + ": " + s_);
-  }
-  void ws() {
-    while (p_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[p_]))) ++p_;
-  }
-  bool eat(char c) {
-    ws();
-    if (p_ < s_.size() && s_[p_] == c) {
-      ++p_;
-      return true;
-    }
-    return false;
-  }
-  bool word(const char* w) {
-    size_t n = std::strlen(w);
-    if (s_.compare(p_, n, w) != 0) return false;
-    p_ += n;
-    return true;
-  }
-  std::string string() {
-    if (!eat('"')) fail("expected string");
-    std::string out;
-    while (p_ < s_.size() && s_[p_] != '"') {
-      char c = s_[p_++];
-      if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (p_ >= s_.size()) fail("bad escape");
-      char e = s_[p_++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          if (p_ + 4 > s_.size()) fail("bad \\u");
-          unsigned cp = static_cast<unsigned>(std::stoul(s_.substr(p_, 4), nullptr, 16));
-          p_ += 4;
-          if (cp < 0x80) {
-            out += static_cast<char>(cp);
-          } else if (cp < 0x800) {
-            out += static_cast<char>(0xc0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3f));
-          } else {
-            out += static_cast<char>(0xe0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-            out += static_cast<char>(0x80 | (cp & 0x3f));
-          }
-          break;
-        }
-        default: fail("bad escape");
-      }
-    }
-    if (p_ >= s_.size()) fail("unterminated string");
-    ++p_;
-    return out;
-  }
-  Json value() {
-    ws();
-    Json v;
-    if (p_ >= s_.size()) fail("unexpected end");
-    char c = s_[p_];
-    if (c == '{') {
-      ++p_;
-      v.type = Json::Type::Object;
-      if (eat('}')) return v;
-      do {
-        ws();
-        std::string k = string();
-        if (!eat(':')) fail("expected :");
-        if (v.obj.count(k)) fail("duplicate key " + k);
-        v.obj[k] = value();
-      } while (eat(','));
-      if (!eat('}')) fail("expected }");
-    } else if (c == '[') {
-      ++p_;
-      v.type = Json::Type::Array;
-      if (eat(']')) return v;
-      do v.arr.push_back(value());
-      while (eat(','));
-      if (!eat(']')) fail("expected ]");
-    } else if (c == '"') {
-      v.type = Json::Type::String;
-      v.str = string();
-    } else if (word("true")) {
-      v.type = Json::Type::Bool;
-      v.b = true;
-    } else if (word("false")) {
-      v.type = Json::Type::Bool;
-    } else if (word("null")) {
-      v.type = Json::Type::Null;
-    } else {
-      size_t used = 0;
-      v.type = Json::Type::Number;
-      v.num = std::stod(s_.substr(p_), &used);
-      if (used == 0) fail("bad value");
-      p_ += used;
-    }
-    return v;
-  }
-  const std::string& s_;
-  size_t p_ = 0;
-};
-
-Json parse_json(const std::string& line) { return JsonParser(line).parse(); }
+Json parse_json(const std::string& line) { return convert(nlohmann::json::parse(line)); }
 
 // ---- ground truth: execs made by this process ----
 struct Exec {
@@ -275,7 +176,9 @@ void check_json_event(const Json& ev, const Exec& want) {
   } else {
     CHECK(ev["errno"].type == Json::Type::Null);
   }
-  CHECK(ev["timestamp"].str.size() == 24);  // 2026-11-25T17:09:04.123Z
+  CHECK(ev["ts"].str.size() == 24);  // 2026-11-25T17:09:04.123Z
+  CHECK(ev["tool"].str == "execve_enriched");
+  CHECK(ev["type"].str == "event");
   size_t captured = std::min<size_t>(want.argv.size(), 20);
   REQUIRE(ev["args"].arr.size() == captured);
   std::vector<long long> cut;
@@ -337,8 +240,13 @@ TEST_CASE("execve_enriched --json: each exec exactly once with the right values"
       }
       p->signal(SIGINT);
       CHECK(p->wait_exit(10) == 0);
-      CHECK(p->err().find("Traced " + std::to_string(made.size()) + " execve calls") != std::string::npos);
-      CHECK(p->err().find(" 0 lost") != std::string::npos);
+      auto all = harness::json_lines(p->out(), "execve_enriched");
+      REQUIRE_FALSE(all.empty());
+      const auto& summary = all.back();
+      CHECK(summary["type"] == "summary");
+      CHECK(summary["events"] == made.size());
+      CHECK(summary["printed"] == made.size());
+      CHECK(summary["lost"] == 0);
       CHECK(p->out().find("sha1") == std::string::npos);
     }
   }
@@ -603,10 +511,14 @@ TEST_CASE("execve_enriched --duration ends by itself with a summary", "[execve_e
   auto r = harness::run({harness::tool_path("execve_enriched"), "-d", "2", "-u", std::to_string(kUid + 4)}, 90);
   CHECK(r.exit_code == 0);
   auto out = harness::lines(r.out);
-  REQUIRE(out.size() == 1);  // the header only
+  REQUIRE(out.size() == 2);  // the header and the summary
   CHECK(out[0].rfind("PID", 0) == 0);
+  CHECK(out[1].rfind("Traced ", 0) == 0);
   CHECK(r.err.find("Attached") != std::string::npos);
-  CHECK(r.err.find("Traced 0 execve calls") != std::string::npos);
+  auto summary = harness::text_summary(r.out);
+  REQUIRE(summary);
+  CHECK(summary->events == 0);
+  CHECK(summary->seconds == Approx(2.0).margin(0.3));
 }
 
 TEST_CASE("execve_enriched usage errors exit 2 with one line", "[execve_enriched][usage]") {
@@ -692,12 +604,16 @@ TEST_CASE("execve_enriched under load: received + lost == made", "[execve_enrich
       p.signal(SIGINT);
       REQUIRE(p.wait_exit(30) == 0);
       std::ifstream in(out_file);
-      long long received = -1;  // the header line
-      std::string line;
-      while (std::getline(in, line)) ++received;
-      REQUIRE(std::regex_search(p.err(), m, std::regex(R"(Traced (\d+) execve calls .* (\d+) lost)")));
-      long long traced = std::stoll(m[1]);
-      long long lost = std::stoll(m[2]);
+      long long received = -2;  // the header and the summary lines
+      std::string line, all;
+      while (std::getline(in, line)) {
+        ++received;
+        all += line + "\n";
+      }
+      auto summary = harness::text_summary(all);
+      REQUIRE(summary);
+      long long traced = static_cast<long long>(summary->events);
+      long long lost = static_cast<long long>(summary->lost);
       std::smatch lat;
       std::regex_search(p.err(), lat, std::regex(R"(latency: avg ([0-9.]+) ms, max ([0-9.]+) ms)"));
       std::fprintf(stderr,

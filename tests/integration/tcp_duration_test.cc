@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "jsonl.h"
 #include "netns.h"
 
 using harness::ToolProcess;
@@ -435,7 +436,7 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
                     "--attach", "clsact", "-o", dir / "s.json", "-d", "30"});
   REQUIRE(tool.wait_for_stderr_line("Attached", 60));
   CHECK(tool.err().find("Attached to clsact ingress+egress on " + net.host_if() +
-                        ": timing TCP connections (perf buffer") != std::string::npos);
+                        ": timing TCP connections, up to 65536 live (perf buffer)") != std::string::npos);
 
   auto t4 = testnet::tcp_transfer(net.peer_ip4(), port, 5000, 100, 10, 50);
   auto t6 = testnet::tcp_transfer(net.peer_ip6(), port, 70000, 10, 10, 100);
@@ -454,7 +455,7 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
   CHECK(testnet::tc_filter_count(net.host_if(), "egress", false) == 0);
   CHECK_FALSE(testnet::has_clsact(net.host_if()));
   const std::regex v4(
-      R"(^\{"type":"connection","start":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","family":4,"client_addr":")" +
+      R"(^\{"tool":"tcp_duration","type":"connection","ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","family":4,"client_addr":")" +
       net.host_ip4() + R"(","client_port":)" + std::to_string(t4.local_port) + R"(,"server_addr":")" +
       net.peer_ip4() +
       R"(","server_port":5202,"duration_ns":(\d+),"duration_s":0\.\d{9},"end":"fin","ended_by":"client","bytes_c2s":(\d+),"bytes_s2c":(\d+),"packets_c2s":\d+,"packets_s2c":\d+,"syns":1\}$)");
@@ -468,10 +469,12 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
                      "\",\"client_port\":" + std::to_string(t6.local_port) + ",\"server_addr\":\"" +
                      net.peer_ip6() + "\"") != std::string::npos);
   // The last stdout line is the JSON summary; the file has the two connection lines.
-  auto all = harness::lines(tool.out());
+  auto all = harness::json_lines(tool.out(), "tcp_duration");
   REQUIRE(all.size() == 3);
-  CHECK(all[2].rfind("{\"type\":\"summary\",\"count\":2,", 0) == 0);
-  CHECK(all[2].find("\"table\":{\"opened\":2,") != std::string::npos);
+  CHECK(all[2]["type"] == "summary");
+  CHECK(all[2]["events"] == 2);
+  CHECK(all[2]["count"] == 2);
+  CHECK(all[2]["table"]["opened"] == 2);
   auto file = harness::lines(read_file(dir / "s.json"));
   REQUIRE(file.size() == 2);
   CHECK(file[0] == json[0]);

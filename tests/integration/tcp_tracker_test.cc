@@ -24,6 +24,7 @@
 
 #include "tcp_tracker.h"
 #include "harness.h"
+#include "jsonl.h"
 #include "bpf/map_reader.h"
 #include "netns.h"
 #include "bpf/tc_attach.h"
@@ -66,19 +67,14 @@ std::map<FlowKey, Tot> capture_flows(const std::vector<testnet::PcapPacket>& fra
 // Per-flow counters from the tool's JSON lines: those with "final":true only
 // (final_only), or the sum of every line (--reset).
 std::map<FlowKey, Tot> json_flows(const std::string& out, bool final_only) {
-  static const std::regex re(
-      R"re("final":(true|false),"src_addr":"([^"]+)","src_port":(\d+),"dst_addr":"([^"]+)","dst_port":(\d+),)re"
-      R"re("bytes":(\d+),"packets":(\d+),"segments":(\d+),"bytes_per_sec":[0-9.e+-]+\}$)re");
   std::map<FlowKey, Tot> m;
-  for (const auto& line : harness::lines(out)) {
-    std::smatch s;
-    INFO(line);
-    REQUIRE(std::regex_search(line, s, re));
-    if (final_only && s[1] != "true") continue;
-    auto& t = m[{s[2], std::stoul(s[3]), s[4], std::stoul(s[5])}];
-    t.bytes += std::stoull(s[6]);
-    t.packets += std::stoull(s[7]);
-    t.segments += std::stoull(s[8]);
+  for (const auto& j : harness::of_type(harness::json_lines(out, "tcp_tracker"), "flow")) {
+    if (final_only && !j["final"].get<bool>()) continue;
+    auto& t = m[{j["src_addr"].get<std::string>(), j["src_port"].get<unsigned long>(), j["dst_addr"].get<std::string>(),
+                 j["dst_port"].get<unsigned long>()}];
+    t.bytes += j["bytes"].get<uint64_t>();
+    t.packets += j["packets"].get<uint64_t>();
+    t.segments += j["segments"].get<uint64_t>();
   }
   return m;
 }
@@ -247,19 +243,13 @@ TEST_CASE("tcp_tracker --reset: the intervals add up to the capture", "[tcp_trac
   compare(summed, truth, true);
   // Many intervals reported something, and the big flows were split across several.
   std::set<std::string> intervals;
-  static const std::regex iv(R"("interval":(\d+))");
-  for (const auto& line : harness::lines(tool->out())) {
-    std::smatch m;
-    if (std::regex_search(line, m, iv)) intervals.insert(m[1]);
-  }
+  for (const auto& j : harness::of_type(harness::json_lines(tool->out(), "tcp_tracker"), "flow"))
+    intervals.insert(std::to_string(j["interval"].get<long>()));
   CHECK(intervals.size() >= 5);
   // The flows with a pause before their FIN were reported in more than one interval.
   std::map<std::string, int> reports_per_flow;
-  static const std::regex src(R"re("src_addr":"([^"]+)","src_port":(\d+))re");
-  for (const auto& line : harness::lines(tool->out())) {
-    std::smatch m;
-    if (std::regex_search(line, m, src)) ++reports_per_flow[m[1].str() + ":" + m[2].str()];
-  }
+  for (const auto& j : harness::of_type(harness::json_lines(tool->out(), "tcp_tracker"), "flow"))
+    ++reports_per_flow[j["src_addr"].get<std::string>() + ":" + std::to_string(j["src_port"].get<unsigned>())];
   int split = 0;
   for (const auto& [flow, n] : reports_per_flow) split += n >= 2;
   CHECK(split >= 4);
@@ -344,7 +334,8 @@ TEST_CASE("tcp_tracker: VLAN tag offloaded (ingress) or in the frame (egress), b
 TEST_CASE("tcp_tracker: text report as the original, with rates", "[tcp_tracker][text]") {
   TestNet net("tx");
   testnet::TcpServer server(net.ns(), 5005);
-  auto tool = start_tool({net.host_if(), "-i", "1", "-c", "3", "--sort", "packets"});
+  // IFACE [interval [count]]: three reports, the last one the final report, then it stops.
+  auto tool = start_tool({net.host_if(), "1", "3", "--sort", "packets"});
   auto t4 = testnet::tcp_transfer(net.peer_ip4(), 5005, 200000, 3000);
   auto t6 = testnet::tcp_transfer(net.peer_ip6(), 5005, 1000, 100);
   REQUIRE(t4.ok);
@@ -365,19 +356,33 @@ TEST_CASE("tcp_tracker: text report as the original, with rates", "[tcp_tracker]
       ++finals;
     } else if (std::regex_match(l, m, row)) {
       flows.insert(m[1].str() + ":" + m[2].str() + ">" + m[3].str() + ":" + m[4].str());
-    } else if (l.rfind("Not counted: ", 0) == 0 || l == "No TCP flows yet.") {
+    } else if (l.rfind("Not counted: ", 0) == 0 || l == "No TCP flows yet." || l.rfind("Traced ", 0) == 0) {
     } else {
       FAIL("unexpected line: " << l);
     }
   }
-  CHECK(traces == 3);
+  CHECK(traces == 2);
   CHECK(finals == 1);
   const std::string p4 = std::to_string(t4.local_port), p6 = std::to_string(t6.local_port);
   CHECK(flows.count(net.host_ip4() + ":" + p4 + ">" + net.peer_ip4() + ":5005") == 1);
   CHECK(flows.count(net.peer_ip4() + ":5005>" + net.host_ip4() + ":" + p4) == 1);
   CHECK(flows.count("[" + net.host_ip6() + "]:" + p6 + ">[" + net.peer_ip6() + "]:5005") == 1);
   CHECK(flows.count("[" + net.peer_ip6() + "]:5005>[" + net.host_ip6() + "]:" + p6) == 1);
-  CHECK(lines.back().rfind("Not counted: ", 0) == 0);
+  REQUIRE(lines.size() >= 2);
+  CHECK(lines[lines.size() - 2].rfind("Not counted: ", 0) == 0);
+  CHECK(lines.back().rfind("Traced ", 0) == 0);
+  auto summary = harness::text_summary(tool->out());
+  REQUIRE(summary);
+  CHECK(summary->events_name == "packets");
+  uint64_t final_packets = 0;  // the final report's running totals: every packet counted
+  bool final_rows = false;
+  for (const auto& l : lines) {
+    std::smatch m;
+    if (l.rfind("Final at: ", 0) == 0) final_rows = true;
+    if (final_rows && std::regex_match(l, m, row)) final_packets += std::stoull(m[6]);
+  }
+  CHECK(summary->events == final_packets);
+  CHECK(summary->evicted == 0);
   // The final report's rate column is the average over the whole trace: not zero for
   // the flows, although nothing moved since the last report.
   bool in_final_report = false;
@@ -539,14 +544,14 @@ TEST_CASE("tcp_tracker usage errors exit 2 with one line", "[tcp_tracker][usage]
       {{"nope0"}, "tcp_tracker: error: no such interface: nope0"},
       {{"abcdefghijklmnopq"}, "tcp_tracker: error: interface name too long: abcdefghijklmnopq"},
       {{}, "tcp_tracker: error: missing interface (IFACE); e.g. veth0; see --help"},
-      {{"lo", "--attach", "xdp"}, "tcp_tracker: error: unknown tc attach mode: xdp; expected one of: auto, tcx, clsact"},
-      {{"lo", "--direction", "up"}, "tcp_tracker: error: unknown tc direction: up; expected one of: ingress, egress, both"},
+      {{"lo", "--attach", "xdp"}, "tcp_tracker: error: bad value for --attach: 'xdp' (expected auto, tcx or clsact)"},
+      {{"lo", "--direction", "up"}, "tcp_tracker: error: bad value for --direction: 'up' (expected ingress, egress or both)"},
       {{"lo", "--sort", "size"}, "tcp_tracker: error: bad value for --sort: 'size' (expected bytes, packets or rate)"},
       {{"lo", "--top", "-1"}, ""},
       {{"lo", "--max-flows", "0"}, ""},
       {{"lo", "--max-flows", "99999999"}, ""},
       {{"lo", "-i", "0"}, ""},
-      {{"lo", "eth0"}, "tcp_tracker: error: unexpected argument: eth0; see tcp_tracker --help"},
+      {{"lo", "eth0"}, "tcp_tracker: error: bad value for --interval: 'eth0' (expected seconds, more than 0)"},
   };
   for (auto c : cases) {
     c.args.insert(c.args.begin(), harness::tool_path("tcp_tracker"));
