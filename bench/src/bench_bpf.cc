@@ -34,9 +34,9 @@
 
 #include "bench_embedded.h"
 #include "bpf/bpf_program.h"
+#include "bpf/map_reader.h"
 #include "util/error.h"
 #include "util/log.h"
-#include "bpf/map_reader.h"
 #ifdef BENCH_HAVE_TCP_TRACKER
 #include "tcp_tracker.h"
 #endif
@@ -47,10 +47,11 @@ using tracekit::BpfProgram;
 using tracekit::LoadOptions;
 
 [[noreturn]] void usage(const std::string& msg) {
-  std::fprintf(stderr,
-               "bench_bpf: %s\nusage: bench_bpf headers | testrun (--text FILE | --tool NAME) --fn FN [--frame tcp4|tcp6] "
-               "[--repeat N] [--runs N] [-DX=Y...] | flowread [--flows N] [--runs N]\n",
-               msg.c_str());
+  std::fprintf(
+      stderr,
+      "bench_bpf: %s\nusage: bench_bpf headers | testrun (--text FILE | --tool NAME) --fn FN [--frame tcp4|tcp6] "
+      "[--repeat N] [--runs N] [-DX=Y...] | flowread [--flows N] [--runs N]\n",
+      msg.c_str());
   std::exit(2);
 }
 
@@ -146,14 +147,22 @@ int cmd_testrun(int argc, char** argv) {
       if (i + 1 >= argc) usage("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--text") text_file = value();
-    else if (a == "--tool") tool = value();
-    else if (a == "--fn") fn = value();
-    else if (a == "--frame") frame = value();
-    else if (a == "--repeat") repeat = std::stol(value());
-    else if (a == "--runs") runs = std::stoi(value());
-    else if (a.rfind("-D", 0) == 0) cflags.push_back(a);
-    else usage("unknown option " + a);
+    if (a == "--text")
+      text_file = value();
+    else if (a == "--tool")
+      tool = value();
+    else if (a == "--fn")
+      fn = value();
+    else if (a == "--frame")
+      frame = value();
+    else if (a == "--repeat")
+      repeat = std::stol(value());
+    else if (a == "--runs")
+      runs = std::stoi(value());
+    else if (a.rfind("-D", 0) == 0)
+      cflags.push_back(a);
+    else
+      usage("unknown option " + a);
   }
   if (fn.empty() || text_file.empty() == tool.empty()) usage("testrun needs --fn and one of --text / --tool");
   std::string text;
@@ -181,11 +190,13 @@ int cmd_testrun(int argc, char** argv) {
     opts.data_in = pkt.data();
     opts.data_size_in = static_cast<__u32>(pkt.size());
     opts.repeat = r < 0 ? 1000 : static_cast<int>(repeat);
-    if (bpf_prog_test_run_opts(fd, &opts) != 0) throw tracekit::Error("BPF_PROG_TEST_RUN failed: " + std::string(std::strerror(errno)));
+    if (bpf_prog_test_run_opts(fd, &opts) != 0)
+      throw tracekit::Error("BPF_PROG_TEST_RUN failed: " + std::string(std::strerror(errno)));
     if (r >= 0) ns.push_back(opts.duration);
     retval = opts.retval;
   }
-  std::printf("ns_per_packet=%.1f\nretval=%u\nframe_bytes=%zu\nrepeat=%ld\nruns=", median(ns), retval, pkt.size(), repeat);
+  std::printf("ns_per_packet=%.1f\nretval=%u\nframe_bytes=%zu\nrepeat=%ld\nruns=", median(ns), retval, pkt.size(),
+              repeat);
   for (size_t i = 0; i < ns.size(); ++i) std::printf("%s%.0f", i ? "," : "", ns[i]);
   std::printf("\n");
   return 0;
@@ -245,8 +256,8 @@ int flowread(long flows, int runs) {
   size_t calls = 0, calls_iter = 0;
   std::vector<double> ms = time_reads(tracekit::MapReadMode::Batch, read, calls);
   std::vector<double> ms_iter = time_reads(tracekit::MapReadMode::Iterate, read_iter, calls_iter);
-  std::printf("iter_flows_read=%ld\niter_read_ms=%.2f\niter_syscalls=%zu\nsyscalls=%zu\n", read_iter,
-              median(ms_iter), calls_iter, calls);
+  std::printf("iter_flows_read=%ld\niter_read_ms=%.2f\niter_syscalls=%zu\nsyscalls=%zu\n", read_iter, median(ms_iter),
+              calls_iter, calls);
   std::printf("flows_read=%ld\nread_ms=%.2f\nmap_size=%ld\nruns_ms=", read, median(ms), size);
   for (size_t i = 0; i < ms.size(); ++i) std::printf("%s%.2f", i ? "," : "", ms[i]);
   std::printf("\n");
@@ -266,11 +277,16 @@ int cmd_compile(int argc, char** argv) {
       if (i + 1 >= argc) usage("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--text") text_file = value();
-    else if (a == "--tool") tool = value();
-    else if (a == "--runs") runs = std::stoi(value());
-    else if (a.rfind("-D", 0) == 0) cflags.push_back(a);
-    else usage("unknown option " + a);
+    if (a == "--text")
+      text_file = value();
+    else if (a == "--tool")
+      tool = value();
+    else if (a == "--runs")
+      runs = std::stoi(value());
+    else if (a.rfind("-D", 0) == 0)
+      cflags.push_back(a);
+    else
+      usage("unknown option " + a);
   }
   if (text_file.empty() == tool.empty()) usage("compile needs one of --text / --tool");
   std::string text;
@@ -302,9 +318,12 @@ int cmd_flowread(int argc, char** argv) {
       if (i + 1 >= argc) usage("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--flows") flows = std::stol(value());
-    else if (a == "--runs") runs = std::stoi(value());
-    else usage("unknown option " + a);
+    if (a == "--flows")
+      flows = std::stol(value());
+    else if (a == "--runs")
+      runs = std::stoi(value());
+    else
+      usage("unknown option " + a);
   }
 #ifdef BENCH_HAVE_TCP_TRACKER
   return flowread(flows, runs);

@@ -34,10 +34,14 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "-n") total = std::stol(value());
-    else if (a == "-j") jobs = std::stoi(value());
-    else if (a == "--path") path = value();
-    else if (a == "--max-seconds") max_seconds = std::stod(value());
+    if (a == "-n")
+      total = std::stol(value());
+    else if (a == "-j")
+      jobs = std::stoi(value());
+    else if (a == "--path")
+      path = value();
+    else if (a == "--max-seconds")
+      max_seconds = std::stod(value());
     else {
       std::fprintf(stderr, "usage: bench_storm [-n N] [-j JOBS] [--path PROG] [--max-seconds S]\n");
       return 2;

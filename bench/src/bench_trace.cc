@@ -44,9 +44,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 void sleep_s(double s) {
   if (s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(s));
@@ -81,15 +79,24 @@ Options parse(int argc, char** argv) {
     if (a == "--") {
       for (++i; i < argc; ++i) o.argv.push_back(argv[i]);
       break;
-    } else if (a == "--out") o.out = value("--out");
-    else if (a == "--err") o.err = value("--err");
-    else if (a == "--attach-timeout") o.attach_timeout = std::stod(value("--attach-timeout"));
-    else if (a == "--settle") o.settle = std::stod(value("--settle"));
-    else if (a == "--run") o.run = value("--run");
-    else if (a == "--run-timeout") o.run_timeout = std::stod(value("--run-timeout"));
-    else if (a == "--drain") o.drain = std::stod(value("--drain"));
-    else if (a == "--stop-timeout") o.stop_timeout = std::stod(value("--stop-timeout"));
-    else usage(("unknown option " + a).c_str());
+    } else if (a == "--out")
+      o.out = value("--out");
+    else if (a == "--err")
+      o.err = value("--err");
+    else if (a == "--attach-timeout")
+      o.attach_timeout = std::stod(value("--attach-timeout"));
+    else if (a == "--settle")
+      o.settle = std::stod(value("--settle"));
+    else if (a == "--run")
+      o.run = value("--run");
+    else if (a == "--run-timeout")
+      o.run_timeout = std::stod(value("--run-timeout"));
+    else if (a == "--drain")
+      o.drain = std::stod(value("--drain"));
+    else if (a == "--stop-timeout")
+      o.stop_timeout = std::stod(value("--stop-timeout"));
+    else
+      usage(("unknown option " + a).c_str());
   }
   if (o.argv.empty()) usage("no tracer command");
   return o;
@@ -180,9 +187,12 @@ BpfStats bpf_stats(pid_t pid) {
     long long id = -1, ns = 0, cnt = 0;
     while (std::getline(in, line)) {
       auto num = [&](const char* key) { return std::strtoll(line.c_str() + std::strlen(key), nullptr, 10); };
-      if (line.rfind("prog_id:", 0) == 0) id = num("prog_id:");
-      else if (line.rfind("run_time_ns:", 0) == 0) ns = num("run_time_ns:");
-      else if (line.rfind("run_cnt:", 0) == 0) cnt = num("run_cnt:");
+      if (line.rfind("prog_id:", 0) == 0)
+        id = num("prog_id:");
+      else if (line.rfind("run_time_ns:", 0) == 0)
+        ns = num("run_time_ns:");
+      else if (line.rfind("run_cnt:", 0) == 0)
+        cnt = num("run_cnt:");
     }
     if (id >= 0) st.by_id[id] = {"", ns, cnt};
   }
@@ -348,7 +358,8 @@ int main(int argc, char** argv) {
         }
         long long ticks1 = cpu_ticks(pid), ns1 = cpu_ns(pid);
         BpfStats b1 = bpf_stats(pid);
-        std::printf("workload_s=%.4f\nworkload_rc=%d\ndrain_s=%.3f\n", workload_s, exit_code(wstatus), seconds_since(d0));
+        std::printf("workload_s=%.4f\nworkload_rc=%d\ndrain_s=%.3f\n", workload_s, exit_code(wstatus),
+                    seconds_since(d0));
         std::printf("cpu_ticks=%lld\nclk_tck=%ld\ncpu_ns=%lld\n", ticks1 - ticks0, ::sysconf(_SC_CLK_TCK), ns1 - ns0);
         std::printf("bpf_progs=%d\nbpf_run_ns=%lld\nbpf_run_cnt=%lld\n", b1.progs, b1.run_ns - b0.run_ns,
                     b1.run_cnt - b0.run_cnt);

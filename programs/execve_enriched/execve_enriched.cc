@@ -122,7 +122,9 @@ class ExecveEnriched : public Tool {
     long uid = -1;
     if (r.count("uid")) {
       auto u = uid_from_name(r["uid"].as<std::string>());
-      if (!u) throw UsageError("bad value for --uid: '" + r["uid"].as<std::string>() + "' is neither a number nor a user name");
+      if (!u)
+        throw UsageError("bad value for --uid: '" + r["uid"].as<std::string>() +
+                         "' is neither a number nor a user name");
       uid = *u;
     }
     const long pid = get_id(r, "pid");

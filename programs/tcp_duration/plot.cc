@@ -11,8 +11,8 @@
 #include <cstring>
 #include <string>
 
-#include "util/error.h"
 #include "output/histogram.h"
+#include "util/error.h"
 
 namespace tcp_duration {
 
@@ -77,10 +77,8 @@ void vline(double x, double y0, double y1) {
 std::pair<int, int> parse_size(const std::string& text) {
   int w = 0, h = 0;
   char extra = 0;
-  if (std::sscanf(text.c_str(), "%dx%d%c", &w, &h, &extra) != 2 || w < 100 || h < 100 || w > 10000 ||
-      h > 10000)
-    throw tracekit::UsageError("bad value for --size: '" + text +
-                               "' (expected WIDTHxHEIGHT, 100 to 10000 each)");
+  if (std::sscanf(text.c_str(), "%dx%d%c", &w, &h, &extra) != 2 || w < 100 || h < 100 || w > 10000 || h > 10000)
+    throw tracekit::UsageError("bad value for --size: '" + text + "' (expected WIDTHxHEIGHT, 100 to 10000 each)");
   return {w, h};
 }
 
@@ -130,10 +128,10 @@ void plot_histogram(const std::vector<double>& seconds, const PlotOptions& o) {
   plgchr(&def_ht, &legend_ht);
   plgspa(&sx0, &sx1, &sy0, &sy1);
   const double line_frac = legend_ht / ((kVpTop - kVpBottom) * (sy1 - sy0));  // of the y range
-  const double ymax =
-      top == 0 ? 1.0
-               : std::max(static_cast<double>(top) * 1.12,
-                          static_cast<double>(top) / std::max(0.3, 1 - line_frac * kLegendLines - 0.03));
+  const double ymax = top == 0
+                          ? 1.0
+                          : std::max(static_cast<double>(top) * 1.12,
+                                     static_cast<double>(top) / std::max(0.3, 1 - line_frac * kLegendLines - 0.03));
   plschr(0, 0.9);
   plvpor(0.10, 0.96, kVpBottom, kVpTop);
   plwind(x0 - pad, x1 + pad, 0, ymax);
@@ -178,8 +176,7 @@ void plot_histogram(const std::vector<double>& seconds, const PlotOptions& o) {
     plbox("bcnst", 0, 0, "bcnstv", ytick, top <= 10 ? 1 : 0);
   }
 
-  const std::string xlabel =
-      std::string("Connection duration (") + unit.name + (o.log_x ? ", log scale)" : ")");
+  const std::string xlabel = std::string("Connection duration (") + unit.name + (o.log_x ? ", log scale)" : ")");
   pllab(xlabel.c_str(), "Connections", "");
   plschr(0, 1.25);
   plmtex("t", 2.2, 0.5, 0.5, "TCP connection durations");
@@ -211,15 +208,13 @@ void plot_histogram(const std::vector<double>& seconds, const PlotOptions& o) {
     plwidth(1);
     plline(5, fxs, fys);
     plcol0(kInk);
-    plmtex("t", -1.6, 0.975, 1.0,
-           ("n = " + std::to_string(s.count) + ", " + std::to_string(o.bins) + " bins").c_str());
+    plmtex("t", -1.6, 0.975, 1.0, ("n = " + std::to_string(s.count) + ", " + std::to_string(o.bins) + " bins").c_str());
     plcol0(kMedian);
     plmtex("t", -3.1, 0.975, 1.0, ("median " + human_duration(s.p50)).c_str());
     plcol0(kP90);
     plmtex("t", -4.6, 0.975, 1.0, ("p90 " + human_duration(s.p90)).c_str());
     plcol0(kNote);
-    plmtex("t", -6.1, 0.975, 1.0,
-           ("min " + human_duration(s.min) + ", max " + human_duration(s.max)).c_str());
+    plmtex("t", -6.1, 0.975, 1.0, ("min " + human_duration(s.min) + ", max " + human_duration(s.max)).c_str());
   } else {
     plcol0(kNote);
     plmtex("t", -3.0, 0.5, 0.5, "no connections");

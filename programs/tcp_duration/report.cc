@@ -11,10 +11,10 @@
 #include <cstring>
 #include <fstream>
 
-#include "util/error.h"
-#include "util/format.h"
 #include "output/histogram.h"
 #include "output/json.h"
+#include "util/error.h"
+#include "util/format.h"
 
 #include <fmt/format.h>
 
@@ -24,7 +24,6 @@ namespace {
 
 const char* end_text(End e) { return e == End::Fin ? "FIN" : "RST"; }
 const char* side_text(Side s) { return s == Side::Client ? "client" : "server"; }
-
 
 double ns_to_s(std::uint64_t ns) { return static_cast<double>(ns) / 1e9; }
 
@@ -66,22 +65,21 @@ std::string endpoint_text(int family, const std::array<std::uint8_t, 16>& addr, 
   return fmt::format("{:>15}:{:<5}", a, port);
 }
 
-std::string seconds_text(std::uint64_t ns) {
-  return fmt::format("{}.{:09}", ns / 1000000000ULL, ns % 1000000000ULL);
-}
+std::string seconds_text(std::uint64_t ns) { return fmt::format("{}.{:09}", ns / 1000000000ULL, ns % 1000000000ULL); }
 
 std::string text_line(const Connection& c) {
   const std::string client = endpoint_text(c.family, c.client_addr, c.client_port);
   const std::string server = endpoint_text(c.family, c.server_addr, c.server_port);
   const std::string dur = seconds_text(c.duration_ns);
-  return fmt::format("{} -> {} | Duration: {:<12} s | {} by {:<6} | c->s {:>10} B {:>7} pkts | s->c {:>10} B {:>7} pkts",
-                     client, server, dur, end_text(c.end), side_text(c.ended_by), c.bytes_c2s, c.packets_c2s,
-                     c.bytes_s2c, c.packets_s2c);
+  return fmt::format(
+      "{} -> {} | Duration: {:<12} s | {} by {:<6} | c->s {:>10} B {:>7} pkts | s->c {:>10} B {:>7} pkts", client,
+      server, dur, end_text(c.end), side_text(c.ended_by), c.bytes_c2s, c.packets_c2s, c.bytes_s2c, c.packets_s2c);
 }
 
 void connection_json(const Connection& c, tracekit::JsonLine& j) {
   j.field("family", c.family).field("client_addr", address_text(c.family, c.client_addr));
-  j.field("client_port", static_cast<unsigned>(c.client_port)).field("server_addr", address_text(c.family, c.server_addr));
+  j.field("client_port", static_cast<unsigned>(c.client_port))
+      .field("server_addr", address_text(c.family, c.server_addr));
   j.field("server_port", static_cast<unsigned>(c.server_port));
   j.field("duration_ns", static_cast<unsigned long long>(c.duration_ns)).raw("duration_s", seconds_text(c.duration_ns));
   j.field("end", c.end == End::Fin ? "fin" : "rst").field("ended_by", side_text(c.ended_by));
@@ -163,8 +161,7 @@ std::vector<double> seconds_of(const std::vector<std::uint64_t>& durations_ns) {
 
 }  // namespace
 
-std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs,
-                         const TableCounters* counters) {
+std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters) {
   std::string out = "\n";
   const tracekit::Summary s = tracekit::summarize(seconds_of(durations_ns));
   if (s.count == 0) {
@@ -181,8 +178,8 @@ std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool ms
                        t.syn_retransmits, t.closed_fin, t.closed_rst);
     out += fmt::format("  {} still open at exit, {} evicted, {} replaced by a new SYN, {} not inserted;\n",
                        t.still_open, t.evicted(), t.replaced, t.insert_failed);
-    out += fmt::format("  FIN/RST of unknown connections: {}/{}; unparsed packets: {}; events lost: {}\n",
-                       t.orphan_fin, t.orphan_rst, t.unparsed, t.lost_events);
+    out += fmt::format("  FIN/RST of unknown connections: {}/{}; unparsed packets: {}; events lost: {}\n", t.orphan_fin,
+                       t.orphan_rst, t.unparsed, t.lost_events);
   }
   return out;
 }

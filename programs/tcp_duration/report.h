@@ -80,8 +80,7 @@ struct TableCounters {
 
 // The summary block printed on exit in text mode: statistics, a log2 histogram of the
 // durations (usecs, or msecs with `msecs`), and (when given) the table counters.
-std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs,
-                         const TableCounters* counters);
+std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters);
 // The same as JSON fields of the summary record.
 void summary_json(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters,
                   tracekit::JsonLine& j);

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <tuple>
 
+#include "output/json.h"
 #include "util/error.h"
 #include "util/format.h"
-#include "output/json.h"
 
 namespace tracekit {
 
@@ -22,12 +22,8 @@ constexpr size_t kPortWidth = 5;
 constexpr size_t kBytesWidth = 10;  // "1023.99 KB"
 constexpr size_t kMinPacketsWidth = 6;
 
-std::string pad_left(const std::string& s, size_t w) {
-  return s.size() >= w ? s : std::string(w - s.size(), ' ') + s;
-}
-std::string pad_right(const std::string& s, size_t w) {
-  return s.size() >= w ? s : s + std::string(w - s.size(), ' ');
-}
+std::string pad_left(const std::string& s, size_t w) { return s.size() >= w ? s : std::string(w - s.size(), ' ') + s; }
+std::string pad_right(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
 
 // The address part of an endpoint as printed: "10.0.0.1" or "[fd00::1]".
 std::string address_column(const FlowId& id, bool source) {
@@ -131,7 +127,8 @@ void flow_json(const FlowRow& r, long interval, bool final_report, JsonLine& j) 
   j.field("interval", interval).field("final", final_report);
   j.field("src_addr", format_address(r.id, true)).field("src_port", static_cast<unsigned>(r.id.sport));
   j.field("dst_addr", format_address(r.id, false)).field("dst_port", static_cast<unsigned>(r.id.dport));
-  j.field("bytes", static_cast<unsigned long long>(r.bytes)).field("packets", static_cast<unsigned long long>(r.packets));
+  j.field("bytes", static_cast<unsigned long long>(r.bytes))
+      .field("packets", static_cast<unsigned long long>(r.packets));
   j.field("segments", static_cast<unsigned long long>(r.segments)).field("bytes_per_sec", r.bytes_per_sec);
 }
 

@@ -41,7 +41,7 @@ struct FlowIdHash {
 
 struct FlowRow {
   FlowId id;
-  uint64_t bytes = 0;     // cumulative, or this interval's with --reset
+  uint64_t bytes = 0;  // cumulative, or this interval's with --reset
   uint64_t packets = 0;
   uint64_t segments = 0;
   double bytes_per_sec = 0;    // over the last interval

@@ -107,7 +107,8 @@ class FlowTable {
 
   OutsideCounts outside() {
     OutsideCounts c;
-    for (uint32_t reason = 0; reason < OutsideCounts::kReasons; ++reason) c.n[reason] = prog_.sum_percpu_u64("outside", reason);
+    for (uint32_t reason = 0; reason < OutsideCounts::kReasons; ++reason)
+      c.n[reason] = prog_.sum_percpu_u64("outside", reason);
     return c;
   }
 
@@ -194,7 +195,8 @@ class ReportRecord : public Record {
   }
   void json(JsonLine& j) const override {
     j.field("interval", n).field("final", final_report).field("elapsed_s", elapsed);
-    j.field("flows", static_cast<unsigned long long>(total)).field("shown", static_cast<unsigned long long>(rows->size()));
+    j.field("flows", static_cast<unsigned long long>(total))
+        .field("shown", static_cast<unsigned long long>(rows->size()));
   }
 };
 
@@ -275,8 +277,9 @@ class TcpTracker : public Tool {
 
  private:
   std::string evicted_line(uint64_t evicted) const {
-    return fmt::format("Evicted: {} flows from the LRU table of {} (their counts until then are lost; raise --max-flows)",
-                       evicted, o_.max_flows);
+    return fmt::format(
+        "Evicted: {} flows from the LRU table of {} (their counts until then are lost; raise --max-flows)", evicted,
+        o_.max_flows);
   }
 
   void print(Runtime& rt, long n, bool final_report) {

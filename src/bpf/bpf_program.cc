@@ -9,11 +9,11 @@
 
 #include <cstdlib>
 
+#include "bpf/stdio_capture.h"
 #include "util/diagnostics.h"
 #include "util/error.h"
 #include "util/kernel_headers.h"
 #include "util/log.h"
-#include "bpf/stdio_capture.h"
 #include "util/system_checks.h"
 
 namespace tracekit {
@@ -82,7 +82,8 @@ int BpfProgram::load_function(const std::string& fn, bpf_prog_type type) {
   ebpf::StatusTuple status = bpf_->load_func(fn, type, fd);
   std::string captured = capture.finish();
   log_captured("load of " + fn, captured);
-  if (!status.ok()) throw Error("the kernel rejected BPF function " + fn + ": " + summarize_load_failure(captured, status.msg()));
+  if (!status.ok())
+    throw Error("the kernel rejected BPF function " + fn + ": " + summarize_load_failure(captured, status.msg()));
   return fd;
 }
 
@@ -90,8 +91,7 @@ std::string BpfProgram::attach_tracepoint(const std::string& tracepoint, const s
   auto colon = tracepoint.find(':');
   std::string category = tracepoint.substr(0, colon);
   std::string name = colon == std::string::npos ? "" : tracepoint.substr(colon + 1);
-  if (!tracepoint_exists(category, name))
-    throw Error("tracepoint " + tracepoint + " does not exist on this kernel");
+  if (!tracepoint_exists(category, name)) throw Error("tracepoint " + tracepoint + " does not exist on this kernel");
   load_function(fn, BPF_PROG_TYPE_TRACEPOINT);
   StdioCapture capture;
   ebpf::StatusTuple status = bpf_->attach_tracepoint(tracepoint, fn);
@@ -140,8 +140,8 @@ std::string BpfProgram::attach_syscall(const SyscallProbe& probe, ProbeMode mode
   std::string kind = probe.on_exit ? "kretprobe" : "kprobe";
   load_function(probe.kprobe_fn, BPF_PROG_TYPE_KPROBE);
   StdioCapture capture;
-  ebpf::StatusTuple status = bpf_->attach_kprobe(kernel_fn, probe.kprobe_fn, 0,
-                                                 probe.on_exit ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY);
+  ebpf::StatusTuple status =
+      bpf_->attach_kprobe(kernel_fn, probe.kprobe_fn, 0, probe.on_exit ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY);
   std::string captured = capture.finish();
   log_captured("attach of " + kind + " " + kernel_fn, captured);
   if (!status.ok()) throw Error("cannot attach a " + kind + " to " + kernel_fn + ": " + first_line(status.msg()));

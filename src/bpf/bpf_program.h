@@ -79,8 +79,8 @@ class BpfProgram {
  private:
   std::unique_ptr<ebpf::BPF> bpf_;
   bool preflight_done_ = false;
-  std::vector<std::string> tracepoints_;                  // attached, for detach_probes()
-  std::vector<std::pair<std::string, bool>> kprobes_;     // kernel function, return probe
+  std::vector<std::string> tracepoints_;               // attached, for detach_probes()
+  std::vector<std::pair<std::string, bool>> kprobes_;  // kernel function, return probe
 };
 
 }  // namespace tracekit

@@ -11,8 +11,8 @@
 #include <exception>
 #include <vector>
 
-#include "util/error.h"
 #include "bpf/stdio_capture.h"
+#include "util/error.h"
 
 namespace tracekit {
 namespace {
@@ -33,9 +33,7 @@ void rethrow_pending() {
 
 }  // namespace
 
-std::string buffer_cflag(BufferKind kind) {
-  return kind == BufferKind::Ring ? "-DUSE_RINGBUF" : "-DUSE_PERFBUF";
-}
+std::string buffer_cflag(BufferKind kind) { return kind == BufferKind::Ring ? "-DUSE_RINGBUF" : "-DUSE_PERFBUF"; }
 
 std::vector<std::string> buffer_cflags(BufferKind kind) {
   return {buffer_cflag(kind), "-DNR_CPUS_POSSIBLE=" + std::to_string(std::max(1, libbpf_num_possible_cpus()))};
@@ -71,7 +69,8 @@ EventReader::EventReader(BpfProgram& prog, const std::string& map, BufferKind ki
     }
     std::string captured = quiet.finish();
     if (!st.ok() || !perf_)
-      throw Error("cannot open perf buffer " + map_ + ": " + st.msg() + (captured.empty() ? "" : " (" + captured + ")"));
+      throw Error("cannot open perf buffer " + map_ + ": " + st.msg() +
+                  (captured.empty() ? "" : " (" + captured + ")"));
   }
 }
 

@@ -74,7 +74,7 @@ struct ring_buffer;
 
 namespace tracekit {
 
-std::string buffer_cflag(BufferKind kind);               // "-DUSE_RINGBUF" / "-DUSE_PERFBUF"
+std::string buffer_cflag(BufferKind kind);  // "-DUSE_RINGBUF" / "-DUSE_PERFBUF"
 // buffer_cflag(kind) and "-DNR_CPUS_POSSIBLE=<possible CPUs>" (sizes ring wakeup batches).
 std::vector<std::string> buffer_cflags(BufferKind kind);
 
@@ -96,8 +96,7 @@ class EventReader {
 
   // Opens the reader on map `map` of `prog` (compiled, with the programs that write to
   // the map loaded or not yet). Throws Error when the map is missing or of the wrong kind.
-  EventReader(BpfProgram& prog, const std::string& map, BufferKind kind, Callback cb,
-              EventReaderOptions options = {});
+  EventReader(BpfProgram& prog, const std::string& map, BufferKind kind, Callback cb, EventReaderOptions options = {});
   ~EventReader();
   EventReader(const EventReader&) = delete;
   EventReader& operator=(const EventReader&) = delete;

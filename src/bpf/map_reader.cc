@@ -27,8 +27,7 @@ bool no_batch_support(int err) {
 
 }  // namespace
 
-HashMapReader::HashMapReader(int map_fd, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
-                             MapReadMode mode)
+HashMapReader::HashMapReader(int map_fd, uint32_t key_size, uint32_t value_size, uint32_t max_entries, MapReadMode mode)
     : fd_(map_fd), key_size_(key_size), value_size_(value_size), max_entries_(max_entries), mode_(mode) {}
 
 HashMapReader::HashMapReader(int map_fd, MapReadMode mode) : fd_(map_fd), mode_(mode) {
@@ -83,7 +82,7 @@ size_t HashMapReader::read_batch(bool drain) {
                                            keys_.data() + total * key_size_, values_.data() + total * value_size_,
                                            &count, &opts);
     ++syscalls_;
-    int e = err < 0 ? errno : 0;  // libbpf 1.x: returns -errno and sets errno
+    int e = err < 0 ? errno : 0;   // libbpf 1.x: returns -errno and sets errno
     if (err < 0 && e == ENOENT) {  // done; the last entries came with it
       total += count;
       return total;

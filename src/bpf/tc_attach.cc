@@ -40,8 +40,7 @@ std::string errno_text(int err) {
 }
 
 bpf_attach_type tcx_attach_type(TcDirection dir) {
-  return static_cast<bpf_attach_type>(dir == TcDirection::Ingress ? BPF_TCX_INGRESS
-                                                                  : BPF_TCX_EGRESS);
+  return static_cast<bpf_attach_type>(dir == TcDirection::Ingress ? BPF_TCX_INGRESS : BPF_TCX_EGRESS);
 }
 
 bpf_tc_attach_point tc_attach_point(TcDirection dir) {
@@ -153,9 +152,7 @@ std::string ingress_slot_qdisc_kind(int ifindex) {
 
 int libbpf_drop(enum libbpf_print_level, const char*, va_list) { return 0; }
 
-int libbpf_to_stderr(enum libbpf_print_level, const char* fmt, va_list ap) {
-  return std::vfprintf(stderr, fmt, ap);
-}
+int libbpf_to_stderr(enum libbpf_print_level, const char* fmt, va_list ap) { return std::vfprintf(stderr, fmt, ap); }
 
 bool kernel_version_at_least(int want_major, int want_minor) {
   utsname u{};
@@ -171,8 +168,7 @@ bool probe_tcx() {
   // Nothing is attached by the probe. Loopback is ifindex 1 in every netns.
   __u32 attach_flags = 0;
   __u32 cnt = 0;
-  int err = bpf_prog_query(1, tcx_attach_type(TcDirection::Ingress), 0, &attach_flags,
-                           nullptr, &cnt);
+  int err = bpf_prog_query(1, tcx_attach_type(TcDirection::Ingress), 0, &attach_flags, nullptr, &cnt);
   if (err == 0) return true;
   int e = err < 0 ? -err : err;
   if (e == EINVAL) return false;
@@ -188,9 +184,7 @@ bool kernel_has_tcx() {
   return has;
 }
 
-void quiet_libbpf(bool verbose) {
-  libbpf_set_print(verbose ? libbpf_to_stderr : libbpf_drop);
-}
+void quiet_libbpf(bool verbose) { libbpf_set_print(verbose ? libbpf_to_stderr : libbpf_drop); }
 
 // ---- TcAttacher --------------------------------------------------------------
 
@@ -233,8 +227,8 @@ bool TcAttacher::interface_present() const {
 void TcAttacher::attach(int prog_fd, TcDirection dir, TcMode mode) {
   for (const auto& a : attachments_) {
     if (a.dir == dir)
-      throw Error("cannot attach to " + ifname_ + " " + to_string(dir) + ": already attached (" +
-                  to_string(a.mode) + ")");
+      throw Error("cannot attach to " + ifname_ + " " + to_string(dir) + ": already attached (" + to_string(a.mode) +
+                  ")");
   }
   if (mode == TcMode::Auto) mode = kernel_has_tcx() ? TcMode::Tcx : TcMode::Clsact;
   if (mode == TcMode::Tcx)
@@ -251,9 +245,7 @@ void TcAttacher::attach_tcx(int prog_fd, TcDirection dir) {
     int err = -fd;  // libbpf >= 1.0 returns -errno
     std::string hint;
     if (err == EINVAL && !kernel_has_tcx()) hint = "this kernel has no tcx support; use clsact mode";
-    throw Error("cannot attach to " + ifname_ + " " + to_string(dir) +
-                    " via tcx: " + errno_text(err),
-                hint);
+    throw Error("cannot attach to " + ifname_ + " " + to_string(dir) + " via tcx: " + errno_text(err), hint);
   }
   attachments_.push_back(Attachment{dir, TcMode::Tcx, UniqueFd(fd)});
 }

@@ -48,7 +48,6 @@
 
 namespace tracekit {
 
-
 // Fixed identity of the clsact filters we install (see above).
 inline constexpr std::uint32_t kTcFilterHandle = 0x7c1;
 inline constexpr std::uint32_t kTcFilterPriority = 0x7c1;

@@ -119,7 +119,8 @@ std::optional<cxxopts::ParseResult> Cli::parse(int argc, char** argv) {
   }
   if (info_.event_buffer) {
     c.buffer = parse_buffer_kind(result["buffer"].as<std::string>());
-    c.wakeup_each = parse_choice<bool>("wakeup", result["wakeup"].as<std::string>(), {{"batch", false}, {"each", true}});
+    c.wakeup_each =
+        parse_choice<bool>("wakeup", result["wakeup"].as<std::string>(), {{"batch", false}, {"each", true}});
   }
   if (info_.syscall_probes) c.probe = parse_probe_mode(result["probe"].as<std::string>());
   return result;

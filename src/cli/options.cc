@@ -12,7 +12,8 @@ ProbeMode parse_probe_mode(const std::string& text) {
 }
 
 TcMode parse_tc_mode(const std::string& text) {
-  return parse_choice<TcMode>("attach", text, {{"auto", TcMode::Auto}, {"tcx", TcMode::Tcx}, {"clsact", TcMode::Clsact}});
+  return parse_choice<TcMode>("attach", text,
+                              {{"auto", TcMode::Auto}, {"tcx", TcMode::Tcx}, {"clsact", TcMode::Clsact}});
 }
 
 std::vector<TcDirection> parse_tc_directions(const std::string& text) {
@@ -27,9 +28,12 @@ const char* to_string(BufferKind k) { return k == BufferKind::Ring ? "ring" : "p
 const char* to_string(TcDirection d) { return d == TcDirection::Ingress ? "ingress" : "egress"; }
 const char* to_string(TcMode m) {
   switch (m) {
-    case TcMode::Auto: return "auto";
-    case TcMode::Tcx: return "tcx";
-    case TcMode::Clsact: return "clsact";
+    case TcMode::Auto:
+      return "auto";
+    case TcMode::Tcx:
+      return "tcx";
+    case TcMode::Clsact:
+      return "clsact";
   }
   return "?";
 }

@@ -47,8 +47,7 @@ std::string format_log2_hist(const std::vector<std::uint64_t>& buckets, std::str
                   static_cast<unsigned long long>(n));
     out += line;
     // n <= largest always; scale in long double so huge counts cannot overflow.
-    int stars =
-        static_cast<int>(static_cast<long double>(n) * star_width / static_cast<long double>(largest));
+    int stars = static_cast<int>(static_cast<long double>(n) * star_width / static_cast<long double>(largest));
     out.append(static_cast<std::size_t>(stars), '*');
     out.append(static_cast<std::size_t>(star_width - stars), ' ');
     out += "|\n";

@@ -129,11 +129,11 @@ std::unique_ptr<Sink> make_sink(bool json, const std::string& tool);
 class SummaryRecord : public Record {
  public:
   double duration_s = 0;
-  uint64_t events = 0;          // what the tool counts (execs, packets, connections)
+  uint64_t events = 0;                 // what the tool counts (execs, packets, connections)
   std::string events_name = "events";  // text: "execve calls", "packets", ...
-  uint64_t lost = 0;            // events the kernel could not deliver
-  uint64_t evicted = 0;         // entries an LRU table dropped
-  uint64_t not_counted = 0;     // packets/events seen but not counted (see the tool's doc)
+  uint64_t lost = 0;                   // events the kernel could not deliver
+  uint64_t evicted = 0;                // entries an LRU table dropped
+  uint64_t not_counted = 0;            // packets/events seen but not counted (see the tool's doc)
   // The tool's own numbers (optional): JSON fields and text lines shown before the
   // summary line.
   std::function<void(JsonLine&)> extra_json;

@@ -17,9 +17,12 @@ void append_hex_byte(std::string& out, unsigned char c) {
 // Code point of the valid sequence of `len` bytes at p.
 char32_t decode(const unsigned char* p, size_t len) {
   switch (len) {
-    case 1: return p[0];
-    case 2: return (char32_t(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
-    case 3: return (char32_t(p[0] & 0x0f) << 12) | (char32_t(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+    case 1:
+      return p[0];
+    case 2:
+      return (char32_t(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+    case 3:
+      return (char32_t(p[0] & 0x0f) << 12) | (char32_t(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
     default:
       return (char32_t(p[0] & 0x07) << 18) | (char32_t(p[1] & 0x3f) << 12) | (char32_t(p[2] & 0x3f) << 6) |
              (p[3] & 0x3f);

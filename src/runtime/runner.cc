@@ -1,7 +1,9 @@
 // See runner.h.
 #include "runtime/runner.h"
 
-#include <net/if.h>  // before <linux/if_arp.h>: glibc first, so the kernel headers defer to it
+// glibc's <net/if.h> before <linux/if_arp.h>, so that the kernel headers defer to it.
+#include <net/if.h>
+
 #include <linux/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -24,8 +26,8 @@ using Clock = RunClock::Clock;
 
 // Link-layer header in front of the IP header at the TC hook, by device type.
 struct LinkType {
-  int type = -1;     // ARPHRD_*
-  int l2_len = -1;   // -1: not a device the programs can parse
+  int type = -1;    // ARPHRD_*
+  int l2_len = -1;  // -1: not a device the programs can parse
   const char* name = "unknown";
 };
 
@@ -37,15 +39,30 @@ LinkType link_type(const std::string& ifname) {
   if (!fd || ::ioctl(fd.get(), SIOCGIFHWADDR, &ifr) != 0) return t;
   t.type = ifr.ifr_hwaddr.sa_family;
   switch (t.type) {
-    case ARPHRD_ETHER: t = {t.type, 14, "Ethernet"}; break;
-    case ARPHRD_LOOPBACK: t = {t.type, 14, "loopback"}; break;  // an all-zero Ethernet header
+    case ARPHRD_ETHER:
+      t = {t.type, 14, "Ethernet"};
+      break;
+    case ARPHRD_LOOPBACK:
+      t = {t.type, 14, "loopback"};
+      break;  // an all-zero Ethernet header
     // The packet starts at the IP header: tun, wireguard, ipip, ip6tnl, sit, raw IP.
-    case ARPHRD_NONE: t = {t.type, 0, "none (tun, wireguard)"}; break;
-    case ARPHRD_TUNNEL: t = {t.type, 0, "IPIP tunnel"}; break;
-    case ARPHRD_TUNNEL6: t = {t.type, 0, "IPv6 tunnel"}; break;
-    case ARPHRD_SIT: t = {t.type, 0, "SIT tunnel"}; break;
-    case ARPHRD_RAWIP: t = {t.type, 0, "raw IP"}; break;
-    default: break;
+    case ARPHRD_NONE:
+      t = {t.type, 0, "none (tun, wireguard)"};
+      break;
+    case ARPHRD_TUNNEL:
+      t = {t.type, 0, "IPIP tunnel"};
+      break;
+    case ARPHRD_TUNNEL6:
+      t = {t.type, 0, "IPv6 tunnel"};
+      break;
+    case ARPHRD_SIT:
+      t = {t.type, 0, "SIT tunnel"};
+      break;
+    case ARPHRD_RAWIP:
+      t = {t.type, 0, "raw IP"};
+      break;
+    default:
+      break;
   }
   return t;
 }
@@ -93,7 +110,8 @@ int Runner::run(Tool& tool, int argc, char** argv) {
                   "supported: Ethernet, loopback, tun/wireguard (none), ipip, ip6tnl, sit, raw IP");
     rt.l2_len_ = link.l2_len;
     rt.loopback_ = link.type == ARPHRD_LOOPBACK;
-    if (link.l2_len != 14) spdlog::info("{}: device type {}: packets start at the IP header (offset 0)", common.ifname, link.name);
+    if (link.l2_len != 14)
+      spdlog::info("{}: device type {}: packets start at the IP header (offset 0)", common.ifname, link.name);
     rt.directions_ = common.directions;
     if (rt.loopback_) {
       if (!common.direction_given) {
@@ -140,11 +158,11 @@ int Runner::run(Tool& tool, int argc, char** argv) {
     if (common.buffer == BufferKind::Ring) ro.lost_map = "events_lost";
     ro.perf_wakeup_events = common.wakeup_each ? 1 : 32;
     rt.reader_ = std::make_unique<EventReader>(
-        prog, plan.events_map, common.buffer, [&](const void* data, size_t size) { tool.event(rt, data, size); },
-        ro);
+        prog, plan.events_map, common.buffer, [&](const void* data, size_t size) { tool.event(rt, data, size); }, ro);
   }
   for (const auto& p : plan.probes)
-    if (p.kind == Probe::Kind::Syscall) where.push_back(prog.attach_syscall({p.name, p.on_exit, p.fn, p.kprobe_fn}, mode));
+    if (p.kind == Probe::Kind::Syscall)
+      where.push_back(prog.attach_syscall({p.name, p.on_exit, p.fn, p.kprobe_fn}, mode));
   if (tc) {
     int fd = prog.load_function(plan.tc_function, BPF_PROG_TYPE_SCHED_CLS);
     try {
@@ -181,8 +199,8 @@ int Runner::run(Tool& tool, int argc, char** argv) {
       n.kind = "events_lost";
       n.count = lost - lost_reported;
       n.total = lost;
-      n.message = "lost " + std::to_string(n.count) + " events (" + std::to_string(lost) +
-                  " in total): the reader fell behind";
+      n.message =
+          "lost " + std::to_string(n.count) + " events (" + std::to_string(lost) + " in total): the reader fell behind";
       rt.sink_->notice(n);
       lost_reported = lost;
     }

@@ -55,7 +55,9 @@ struct Probe {
   std::string kprobe_fn;  // syscall: the function used with --probe kprobe
   bool on_exit = false;   // syscall: sys_exit_* / kretprobe
 
-  static Probe tracepoint(std::string name, std::string fn) { return {Kind::Tracepoint, std::move(name), std::move(fn), {}, false}; }
+  static Probe tracepoint(std::string name, std::string fn) {
+    return {Kind::Tracepoint, std::move(name), std::move(fn), {}, false};
+  }
   static Probe syscall(std::string name, bool on_exit, std::string fn, std::string kprobe_fn) {
     return {Kind::Syscall, std::move(name), std::move(fn), std::move(kprobe_fn), on_exit};
   }
@@ -146,8 +148,8 @@ int run(Tool& tool, int argc, char** argv);
 
 }  // namespace tracekit
 
-#define TRACEKIT_TOOL_MAIN(ToolClass)         \
-  int main(int argc, char** argv) {           \
-    ToolClass tool;                           \
-    return tracekit::run(tool, argc, argv);   \
+#define TRACEKIT_TOOL_MAIN(ToolClass)       \
+  int main(int argc, char** argv) {         \
+    ToolClass tool;                         \
+    return tracekit::run(tool, argc, argv); \
   }

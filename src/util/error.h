@@ -29,8 +29,7 @@ class Error : public std::runtime_error {
 // Bad command-line input: exit code 2.
 class UsageError : public Error {
  public:
-  explicit UsageError(const std::string& what, std::string hint = {})
-      : Error(what, std::move(hint), kExitUsage) {}
+  explicit UsageError(const std::string& what, std::string hint = {}) : Error(what, std::move(hint), kExitUsage) {}
 };
 
 }  // namespace tracekit

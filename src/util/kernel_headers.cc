@@ -128,9 +128,7 @@ std::string install_hint() {
 
 }  // namespace
 
-bool is_complete_header_tree(const std::string& dir) {
-  return has_sources(dir) && has_generated(dir);
-}
+bool is_complete_header_tree(const std::string& dir) { return has_sources(dir) && has_generated(dir); }
 
 HeaderChoice resolve_kernel_headers(const HeaderSearch& s) {
   if (!s.override_dir.empty()) {
@@ -147,8 +145,8 @@ HeaderChoice resolve_kernel_headers(const HeaderSearch& s) {
   if (!s.env_dir.empty()) return {HeaderChoice::Kind::Environment, s.env_dir, {}};
 
   fs::path modules = fs::path(s.modules_root) / s.release;
-  if (is_complete_header_tree((modules / "build").string()) || path_exists(modules / "source/include/linux/kconfig.h") ||
-      path_exists(s.kheaders))
+  if (is_complete_header_tree((modules / "build").string()) ||
+      path_exists(modules / "source/include/linux/kconfig.h") || path_exists(s.kheaders))
     return {HeaderChoice::Kind::BccDefault, {}, {}};
 
   std::vector<Pair> found;
@@ -162,7 +160,8 @@ HeaderChoice resolve_kernel_headers(const HeaderSearch& s) {
     throw Error("no kernel headers found for " + s.release + " (looked in " + modules.string() + "/build, " +
                     s.kheaders + " and " + s.src_root + ")",
                 install_hint());
-  std::sort(found.begin(), found.end(), [](const Pair& a, const Pair& b) { return version_less(a.version, b.version); });
+  std::sort(found.begin(), found.end(),
+            [](const Pair& a, const Pair& b) { return version_less(a.version, b.version); });
   const Pair& newest = found.back();
   fs::path path = newest.common.empty() ? newest.arch : assemble(newest, s.cache_root);
   return {HeaderChoice::Kind::Distribution, path.string(), newest.version};

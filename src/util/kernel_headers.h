@@ -15,9 +15,9 @@
 namespace tracekit {
 
 struct HeaderSearch {
-  std::string release;                 // uname -r
-  std::string override_dir;            // --kernel-headers
-  std::string env_dir;                 // $BCC_KERNEL_SOURCE, if set
+  std::string release;       // uname -r
+  std::string override_dir;  // --kernel-headers
+  std::string env_dir;       // $BCC_KERNEL_SOURCE, if set
   std::string modules_root = "/lib/modules";
   std::string kheaders = "/sys/kernel/kheaders.tar.xz";
   std::string src_root = "/usr/src";

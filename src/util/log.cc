@@ -17,11 +17,18 @@ class StderrSink : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& msg) override {
     std::string line;
     switch (msg.level) {
-      case spdlog::level::info: break;
-      case spdlog::level::warn: line = g_tool + ": warning: "; break;
+      case spdlog::level::info:
+        break;
+      case spdlog::level::warn:
+        line = g_tool + ": warning: ";
+        break;
       case spdlog::level::err:
-      case spdlog::level::critical: line = g_tool + ": error: "; break;
-      default: line = g_tool + ": debug: "; break;
+      case spdlog::level::critical:
+        line = g_tool + ": error: ";
+        break;
+      default:
+        line = g_tool + ": debug: ";
+        break;
     }
     line.append(msg.payload.data(), msg.payload.size());
     line.push_back('\n');
@@ -40,9 +47,7 @@ void init_logging(const std::string& name, bool verbose) {
   set_verbose(verbose);
 }
 
-void set_verbose(bool verbose) {
-  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
-}
+void set_verbose(bool verbose) { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info); }
 
 const std::string& tool_name() { return g_tool; }
 

@@ -62,8 +62,7 @@ bool tracepoint_exists(const std::string& category, const std::string& name) {
 }
 
 bool kernel_has_kprobes() {
-  return path_exists("/sys/bus/event_source/devices/kprobe") ||
-         path_exists(std::string(kTracefs) + "/kprobe_events");
+  return path_exists("/sys/bus/event_source/devices/kprobe") || path_exists(std::string(kTracefs) + "/kprobe_events");
 }
 
 }  // namespace tracekit

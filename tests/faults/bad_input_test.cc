@@ -131,7 +131,8 @@ TEST_CASE("bad input: --kernel-headers pointing at junk -> one line naming the p
   REQUIRE(::mkdir((junk_dir + "/include").c_str(), 0755) == 0);
   std::ofstream(junk_dir + "/include/kconfig.h") << "this is not a header\n";
   const std::string junk_file = dir.file("junk.txt");
-  std::ofstream(junk_file) << "\x7f" << "ELF junk\n";
+  std::ofstream(junk_file) << "\x7f"
+                           << "ELF junk\n";
   const std::string missing = dir.file("does-not-exist");
   for (const auto& tool : kTools) {
     SECTION(tool) {
@@ -151,16 +152,27 @@ TEST_CASE("bad input: non-root (uid 65534) -> exit 1, one line saying it needs r
   REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
   for (const auto& tool : kTools) {
     SECTION(tool) {
-      std::vector<std::string> a = {"/usr/bin/env", "-C", dir.path(), "/usr/bin/setpriv", "--reuid", "65534",
-                                    "--regid", "65534", "--clear-groups", harness::tool_path(tool)};
+      std::vector<std::string> a = {
+          "/usr/bin/env", "-C",      dir.path(), "/usr/bin/setpriv", "--reuid",
+          "65534",        "--regid", "65534",    "--clear-groups",   harness::tool_path(tool)};
       if (is_tc_tool(tool)) a.push_back(test_iface());
       a.insert(a.end(), {"-d", "1"});
       expect_one_line_failure(tool, a, {1, "needs root"});
     }
   }
   SECTION("tcp_duration with an explicit --output nobody may write either: still \"needs root\"") {
-    std::vector<std::string> a = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                                  harness::tool_path("tcp_duration"), test_iface(), "-o", dir.file("s.dat"), "-d", "1"};
+    std::vector<std::string> a = {"/usr/bin/setpriv",
+                                  "--reuid",
+                                  "65534",
+                                  "--regid",
+                                  "65534",
+                                  "--clear-groups",
+                                  harness::tool_path("tcp_duration"),
+                                  test_iface(),
+                                  "-o",
+                                  dir.file("s.dat"),
+                                  "-d",
+                                  "1"};
     expect_one_line_failure("tcp_duration", a, {1, "needs root"});
   }
 }
@@ -174,10 +186,14 @@ TEST_CASE("bad input: tcp_duration --output not writable -> exit 1, one line", "
   // A read-only file system (private mount namespace, nothing changes outside).
   const std::string ro = dir.file("ro");
   REQUIRE(::mkdir(ro.c_str(), 0755) == 0);
-  std::vector<std::string> a = {"/usr/bin/unshare", "-m", "--propagation", "private", "sh", "-c",
-                                "mount -t tmpfs -o ro tmpfs " + ro + " && exec " +
-                                    harness::tool_path("tcp_duration") + " " + test_iface() + " -o " + ro +
-                                    "/s.dat --no-plot -d 1"};
+  std::vector<std::string> a = {"/usr/bin/unshare",
+                                "-m",
+                                "--propagation",
+                                "private",
+                                "sh",
+                                "-c",
+                                "mount -t tmpfs -o ro tmpfs " + ro + " && exec " + harness::tool_path("tcp_duration") +
+                                    " " + test_iface() + " -o " + ro + "/s.dat --no-plot -d 1"};
   expect_one_line_failure("tcp_duration", a, {1, "Read-only file system"});
 }
 
@@ -229,18 +245,18 @@ TEST_CASE("missing tracefs: unmounted -> the tool mounts it and works", "[bad_in
 TEST_CASE("missing tracefs: mounting impossible -> one line, exit 1", "[bad_input][tracefs]") {
   for (const std::string tool : {"execve_dumb", "execve_enriched"}) {
     SECTION(tool + " without CAP_SYS_ADMIN") {
-      std::string cmd = "umount /sys/kernel/tracing && exec setpriv --bounding-set -sys_admin " +
-                        harness::tool_path(tool) + " -d 2";
-      auto r = expect_one_line_failure(
-          tool, {"/usr/bin/unshare", "-m", "--propagation", "private", "sh", "-c", cmd}, {1, "tracefs"});
+      std::string cmd =
+          "umount /sys/kernel/tracing && exec setpriv --bounding-set -sys_admin " + harness::tool_path(tool) + " -d 2";
+      auto r = expect_one_line_failure(tool, {"/usr/bin/unshare", "-m", "--propagation", "private", "sh", "-c", cmd},
+                                       {1, "tracefs"});
       CHECK(r.err.find("Operation not permitted") != std::string::npos);
       CHECK(r.err.find("mount -t tracefs tracefs /sys/kernel/tracing") != std::string::npos);
     }
     SECTION(tool + " with no mount point") {
       std::string cmd = "umount /sys/kernel/tracing && mount -t tmpfs -o ro tmpfs /sys/kernel && exec " +
                         harness::tool_path(tool) + " -d 2";
-      auto r = expect_one_line_failure(
-          tool, {"/usr/bin/unshare", "-m", "--propagation", "private", "sh", "-c", cmd}, {1, "tracefs"});
+      auto r = expect_one_line_failure(tool, {"/usr/bin/unshare", "-m", "--propagation", "private", "sh", "-c", cmd},
+                                       {1, "tracefs"});
       CHECK(r.err.find("No such file or directory") != std::string::npos);
     }
   }

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "faults.h"
-#include "jsonl.h"
 #include "harness.h"
+#include "jsonl.h"
 
 using harness::ToolProcess;
 
@@ -59,7 +59,8 @@ TEST_CASE("exec tools: SIGINT, SIGTERM and SIGHUP during an exec storm", "[signa
   }
   if (json) {
   } else if (tool == "execve_dumb") {
-    static const std::regex row(R"(^(Trace|Final) at: .*|^User ID \d+( \([^)]*\))? has invoked \d+ times execve syscall!( \(\+\d+\))?$|^No execve calls yet\.$)");
+    static const std::regex row(
+        R"(^(Trace|Final) at: .*|^User ID \d+( \([^)]*\))? has invoked \d+ times execve syscall!( \(\+\d+\))?$|^No execve calls yet\.$)");
     for (const auto& l : lines)
       if (!std::regex_match(l, row)) ++bad;
   } else {

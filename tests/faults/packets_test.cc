@@ -188,8 +188,7 @@ std::vector<FuzzRow> fuzz_table() {
   auto pick = [](std::mt19937& g, size_t n) { return static_cast<size_t>(g() % n); };
   static const std::vector<Bytes> tpl = templates();
   return {
-      {"random bytes, 14..200 long", 3000,
-       [=](std::mt19937& g) { return rnd_bytes(g, 14 + pick(g, 187)); }},
+      {"random bytes, 14..200 long", 3000, [=](std::mt19937& g) { return rnd_bytes(g, 14 + pick(g, 187)); }},
       {"random after an IPv4 ethertype", 2000,
        [=](std::mt19937& g) {
          Bytes b = rnd_bytes(g, 14 + pick(g, 120));
@@ -274,8 +273,8 @@ std::vector<std::pair<Ep, Ep>> reference_flows() {
   for (int i = 0; i < 6; ++i)
     out.push_back({ep("192.0.2." + std::to_string(10 + i), static_cast<uint16_t>(40001 + i)), ep("192.0.2.200", 8080)});
   for (int i = 0; i < 4; ++i)
-    out.push_back({ep("2001:db8:1::" + std::to_string(10 + i), static_cast<uint16_t>(40101 + i)),
-                   ep("2001:db8:1::200", 8080)});
+    out.push_back(
+        {ep("2001:db8:1::" + std::to_string(10 + i), static_cast<uint16_t>(40101 + i)), ep("2001:db8:1::200", 8080)});
   return out;
 }
 
@@ -313,9 +312,12 @@ FuzzStats fuzz(int prog_fd, const std::string& label) {
           ++s.errors, ++row_err;
         continue;
       }
-      if (r.retval == TC_ACT_UNSPEC) ++s.unspec;
-      else if (r.retval == TC_ACT_OK) ++s.ok;
-      else ++s.other, ++row_other;
+      if (r.retval == TC_ACT_UNSPEC)
+        ++s.unspec;
+      else if (r.retval == TC_ACT_OK)
+        ++s.ok;
+      else
+        ++s.other, ++row_other;
       if (!r.unchanged) ++s.changed, ++row_changed;
     }
     INFO(label << ": row \"" << row.name << "\"");
@@ -444,8 +446,8 @@ TEST_CASE("fuzz: tcp_tracker's program passes every malformed frame untouched, u
       REQUIRE(r.retval == TC_ACT_UNSPEC);
     }
     auto v = lookup<flow_key, flow_value>(flows, tracker_key(refs[i].first, refs[i].second));
-    INFO("reference flow " << i << ", outside: " << t.outside(0) << " " << t.outside(1) << " " << t.outside(2)
-                           << " " << t.outside(3) << " " << t.outside(4) << " " << t.outside(5));
+    INFO("reference flow " << i << ", outside: " << t.outside(0) << " " << t.outside(1) << " " << t.outside(2) << " "
+                           << t.outside(3) << " " << t.outside(4) << " " << t.outside(5));
     REQUIRE(v);
     CHECK(v->packets == i % 3 + 1);
     before.push_back(*v);
@@ -472,8 +474,8 @@ TEST_CASE("fuzz: tcp_tracker's program passes every malformed frame untouched, u
   }
   CHECK(t.outside(OUTSIDE_NO_ENTRY) == 0);
   const uint64_t in_table = count_keys(flows, sizeof(flow_key), 1u << 20);
-  faults::note("tcp_tracker fuzz: " + std::to_string(outside_total) + " frames not counted (per reason:" +
-               per_reason + "), " + std::to_string(in_table) + " flows in the table");
+  faults::note("tcp_tracker fuzz: " + std::to_string(outside_total) + " frames not counted (per reason:" + per_reason +
+               "), " + std::to_string(in_table) + " flows in the table");
 }
 
 TEST_CASE("fuzz: tcp_duration's program passes every malformed frame untouched, unrelated connections unchanged",
@@ -515,9 +517,9 @@ TEST_CASE("fuzz: tcp_duration's program passes every malformed frame untouched, 
           std::memcmp(d.events[e].key.client_addr, r.first.addr.data(), 16) == 0)
         ++ref_events;
   CHECK(ref_events == 0);
-  faults::note("tcp_duration fuzz: " + std::to_string(d.events.size() - events_before) +
-               " events from fuzz frames, " + std::to_string(d.stat(TD_STAT_UNPARSED)) + " unparsed, " +
-               std::to_string(d.stat(TD_STAT_OPENED)) + " opened");
+  faults::note("tcp_duration fuzz: " + std::to_string(d.events.size() - events_before) + " events from fuzz frames, " +
+               std::to_string(d.stat(TD_STAT_UNPARSED)) + " unparsed, " + std::to_string(d.stat(TD_STAT_OPENED)) +
+               " opened");
 }
 
 TEST_CASE("map pressure: 200,000 flows through tcp_tracker's program with a 1,024-entry table", "[pressure][slow]") {
@@ -561,8 +563,8 @@ TEST_CASE("map pressure: 200,000 flows through tcp_tracker's program with a 1,02
   CHECK(map_memlock(flows) == memlock_before);  // preallocated: flat
   faults::note("tcp_tracker pressure (BPF_PROG_TEST_RUN): " + std::to_string(kFlows) + " flows in " +
                std::to_string(secs).substr(0, 5) + " s, all counted on arrival; " + std::to_string(left) +
-               " in the table at the end (max " + std::to_string(max_seen) + " of " + std::to_string(kMax) +
-               "), " + std::to_string(kFlows - left) + " evicted; map memlock " + std::to_string(memlock_before) +
+               " in the table at the end (max " + std::to_string(max_seen) + " of " + std::to_string(kMax) + "), " +
+               std::to_string(kFlows - left) + " evicted; map memlock " + std::to_string(memlock_before) +
                " bytes before and after");
 }
 

@@ -184,10 +184,10 @@ TEST_CASE("map pressure, real run: 5,000 connections through tcp_duration, every
   CHECK(faults::json_number(summary, "lost_events") <= 0);
   auto file_lines = faults::split_lines(faults::read_file(dir.file("s.dat")));
   CHECK(static_cast<long>(file_lines.size()) == static_cast<long>(conn_lines));
-  faults::note("tcp_duration --max-connections 1024 under " + std::to_string(made.first) + " connections: " +
-               std::to_string(conn_lines) + " reported (" + std::to_string(ports.size()) + " distinct client ports), " +
-               std::to_string(file_lines.size()) + " lines in the file; RSS " + mib(rss.at(0)) + " -> " +
-               mib(rss.last()) + " (max " + mib(rss.max()) + ")");
+  faults::note("tcp_duration --max-connections 1024 under " + std::to_string(made.first) +
+               " connections: " + std::to_string(conn_lines) + " reported (" + std::to_string(ports.size()) +
+               " distinct client ports), " + std::to_string(file_lines.size()) + " lines in the file; RSS " +
+               mib(rss.at(0)) + " -> " + mib(rss.last()) + " (max " + mib(rss.max()) + ")");
   CHECK(rss.last() - rss.at(0) < 4 * 1024);
 }
 
@@ -324,7 +324,7 @@ TEST_CASE("soak: all four tools under mixed execs and TCP traffic, RSS sampled e
     REQUIRE_FALSE(lines.empty());
     CHECK(faults::json_number(lines.back(), "count") == static_cast<long long>(file_lines.size()));
     faults::note("soak: " + std::to_string(made_conns.first) + " short connections made (" +
-                 std::to_string(made_conns.second) + " failed), tcp_duration reported " + std::to_string(ours) +
-                 "; " + std::to_string(file_lines.size()) + " lines in its file");
+                 std::to_string(made_conns.second) + " failed), tcp_duration reported " + std::to_string(ours) + "; " +
+                 std::to_string(file_lines.size()) + " lines in its file");
   }
 }

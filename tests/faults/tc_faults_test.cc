@@ -93,8 +93,7 @@ std::vector<std::string> check_json_stdout(const ToolRun& r, bool final_expected
 
 // tcp_duration: the file holds exactly the connection lines of stdout, each one JSON,
 // and the tool itself reads every line back (--plot-only).
-void check_duration_file(const ToolRun& r, const std::vector<std::string>& stdout_lines,
-                         const faults::TempDir& dir) {
+void check_duration_file(const ToolRun& r, const std::vector<std::string>& stdout_lines, const faults::TempDir& dir) {
   bool unterminated = true;
   auto file_lines = faults::split_lines(faults::read_file(r.out_file), &unterminated);
   CHECK_FALSE(unterminated);
@@ -108,9 +107,8 @@ void check_duration_file(const ToolRun& r, const std::vector<std::string>& stdou
   CHECK(bad == 0);
   if (!stdout_lines.empty() && faults::json_string(stdout_lines.back(), "type") == "summary")
     CHECK(faults::json_number(stdout_lines.back(), "count") == static_cast<long long>(file_lines.size()));
-  auto back = harness::run({harness::tool_path("tcp_duration"), "--plot-only", r.out_file, "--plot",
-                            dir.file("replot.png"), "--json"},
-                           60);
+  auto back = harness::run(
+      {harness::tool_path("tcp_duration"), "--plot-only", r.out_file, "--plot", dir.file("replot.png"), "--json"}, 60);
   INFO("--plot-only stderr: " << back.err);
   CHECK(back.exit_code == 0);
   CHECK(back.err.find("no duration") == std::string::npos);  // no unparsed line
@@ -262,7 +260,8 @@ TEST_CASE("TC tools: the interface removed while running -> one clear line, exit
     if (l.find("error") != std::string::npos) errors.push_back(l);
   REQUIRE(errors.size() == 1);
   CHECK(errors[0] == tool + ": error: interface " + dev + " disappeared");
-  for (const char* noise : {"libbpf", "Cannot", "No such device"}) CHECK(r.proc->err().find(noise) == std::string::npos);
+  for (const char* noise : {"libbpf", "Cannot", "No such device"})
+    CHECK(r.proc->err().find(noise) == std::string::npos);
   auto lines = check_json_stdout(r, true);
   if (tool == "tcp_duration") check_duration_file(r, lines, dir);
 }

@@ -131,8 +131,8 @@ TEST_CASE("execve_dumb: SIGHUP stops it cleanly", "[execve_dumb]") {
 }
 
 TEST_CASE("execve_dumb usage errors exit 2 with one line", "[execve_dumb][usage]") {
-  for (std::vector<std::string> args : {std::vector<std::string>{"--bogus"}, {"-i", "abc"}, {"-d", "-1"},
-                                        {"--probe", "uprobe"}, {"1", "2", "3"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--bogus"}, {"-i", "abc"}, {"-d", "-1"}, {"--probe", "uprobe"}, {"1", "2", "3"}}) {
     args.insert(args.begin(), harness::tool_path("execve_dumb"));
     auto r = harness::run(args, 30);
     INFO(args[1] << " -> " << r.err);

@@ -289,7 +289,8 @@ TEST_CASE("execve_enriched text output carries the same values", "[execve_enrich
   }
 }
 
-TEST_CASE("execve_enriched filters: --failed-only, --success-only, --ppid, --pid, --name", "[execve_enriched][filters]") {
+TEST_CASE("execve_enriched filters: --failed-only, --success-only, --ppid, --pid, --name",
+          "[execve_enriched][filters]") {
   const std::string uid = std::to_string(kUid + 2);
   std::string missing = missing_path();
   auto count_events = [&](std::vector<std::string> args, const std::function<std::vector<Exec>()>& make) {
@@ -522,9 +523,15 @@ TEST_CASE("execve_enriched --duration ends by itself with a summary", "[execve_e
 }
 
 TEST_CASE("execve_enriched usage errors exit 2 with one line", "[execve_enriched][usage]") {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"--bogus"}, {"--buffer", "pipe"}, {"--probe", "uprobe"}, {"-u", "no-such-user-xyz"},
-        {"-p", "abc"}, {"--ppid", "-3"}, {"--failed-only", "--success-only"}, {"--wakeup", "never"}, {"extra"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"--bogus"},
+                                        {"--buffer", "pipe"},
+                                        {"--probe", "uprobe"},
+                                        {"-u", "no-such-user-xyz"},
+                                        {"-p", "abc"},
+                                        {"--ppid", "-3"},
+                                        {"--failed-only", "--success-only"},
+                                        {"--wakeup", "never"},
+                                        {"extra"}}) {
     args.insert(args.begin(), harness::tool_path("execve_enriched"));
     auto r = harness::run(args, 30);
     INFO(args[1] << " -> " << r.err);

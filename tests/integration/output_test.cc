@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "faults.h"
 #include "harness.h"
 #include "jsonl.h"
-#include "faults.h"
 #include "netns.h"
 
 using harness::Json;
@@ -163,7 +163,7 @@ TEST_CASE("output: exact strings, in JSON and in text", "[output][execve_enriche
   INFO(ev.dump());
   REQUIRE(ev["args"].size() == argv.size());
   for (size_t i : {0, 1, 2, 3, 5, 6, 7}) CHECK(ev["args"][i] == argv[i]);  // valid UTF-8: unchanged
-  CHECK(ev["args"][4] == "\\xff\\xfe");                                   // the documented form
+  CHECK(ev["args"][4] == "\\xff\\xfe");                                    // the documented form
   CHECK(ev["invalid_utf8"] == Json::array({"args.4"}));
 
   // Text: UTF-8 as is, control bytes and invalid bytes escaped; one line for the exec.

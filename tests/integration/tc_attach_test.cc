@@ -31,9 +31,9 @@
 #include <string>
 #include <thread>
 
-#include "util/error.h"
 #include "bpf/bpf_program.h"
 #include "bpf/tc_attach.h"
+#include "util/error.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46
@@ -93,9 +93,7 @@ struct NetGuard {
     step("ip link set " + a + " up && ip -n " + ns + " link set " + b + " up");
   }
   ~NetGuard() { cleanup(); }
-  void cleanup() {
-    sh("ip link del " + a + " >/dev/null 2>&1; ip netns del " + ns + " >/dev/null 2>&1; true");
-  }
+  void cleanup() { sh("ip link del " + a + " >/dev/null 2>&1; ip netns del " + ns + " >/dev/null 2>&1; true"); }
   int ifindex_a() const { return static_cast<int>(::if_nametoindex(a.c_str())); }
 };
 
@@ -143,8 +141,7 @@ int tc_filter_count(const std::string& dev, TcDirection d, bool ours) {
   int n = 0;
   while (std::getline(in, line)) {
     if (line.rfind("filter ", 0) != 0 || line.find(" handle ") == std::string::npos) continue;
-    if (ours && (line.find(" pref 1985 ") == std::string::npos ||
-                 line.find(" handle 0x7c1 ") == std::string::npos))
+    if (ours && (line.find(" pref 1985 ") == std::string::npos || line.find(" handle 0x7c1 ") == std::string::npos))
       continue;
     ++n;
   }
@@ -158,8 +155,7 @@ bool has_clsact(const std::string& dev) {
 int tcx_count(int ifindex, TcDirection d) {
   __u32 flags = 0, cnt = 0;
   int err = bpf_prog_query(ifindex,
-                           static_cast<bpf_attach_type>(d == TcDirection::Ingress ? BPF_TCX_INGRESS
-                                                                                  : BPF_TCX_EGRESS),
+                           static_cast<bpf_attach_type>(d == TcDirection::Ingress ? BPF_TCX_INGRESS : BPF_TCX_EGRESS),
                            0, &flags, nullptr, &cnt);
   return err < 0 ? err : static_cast<int>(cnt);
 }
@@ -185,12 +181,13 @@ bool send_frames(const std::string& dev, const std::string& netns, int n) {
     sll.sll_halen = ETH_ALEN;
     if (sll.sll_ifindex == 0) ::_exit(12);
     unsigned char frame[60] = {};
-    for (int i = 0; i < 6; ++i) frame[i] = 0xff;           // dst broadcast
-    frame[6] = 0x02; frame[11] = 0x01;                     // src locally administered
-    frame[12] = 0x88; frame[13] = 0xb5;                    // local experimental ethertype
+    for (int i = 0; i < 6; ++i) frame[i] = 0xff;  // dst broadcast
+    frame[6] = 0x02;
+    frame[11] = 0x01;  // src locally administered
+    frame[12] = 0x88;
+    frame[13] = 0xb5;  // local experimental ethertype
     for (int i = 0; i < n; ++i)
-      if (::sendto(s, frame, sizeof(frame), 0, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0)
-        ::_exit(13);
+      if (::sendto(s, frame, sizeof(frame), 0, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) < 0) ::_exit(13);
     ::_exit(0);
   }
   int st = 0;
@@ -279,8 +276,7 @@ TEST_CASE("tc: parse helpers and constants", "[tc_attach]") {
   CHECK_THROWS_AS(tracekit::parse_tc_mode(""), tracekit::UsageError);
   CHECK(tracekit::parse_tc_directions("ingress") == std::vector<TcDirection>{TcDirection::Ingress});
   CHECK(tracekit::parse_tc_directions("egress") == std::vector<TcDirection>{TcDirection::Egress});
-  CHECK(tracekit::parse_tc_directions("both") ==
-        std::vector<TcDirection>{TcDirection::Ingress, TcDirection::Egress});
+  CHECK(tracekit::parse_tc_directions("both") == std::vector<TcDirection>{TcDirection::Ingress, TcDirection::Egress});
   try {
     tracekit::parse_tc_directions("sideways");
     FAIL("no throw");
@@ -312,7 +308,10 @@ TEST_CASE("tc: unknown or too long interface name is a usage error", "[tc_attach
 }
 
 TEST_CASE("tc: clsact mode on both directions, qdisc created and removed", "[tc_attach][root]") {
-  if (!is_root()) { WARN("needs root: skipped"); return; }
+  if (!is_root()) {
+    WARN("needs root: skipped");
+    return;
+  }
   tracekit::quiet_libbpf();
   NetGuard g;
   Progs& P = progs();
@@ -355,7 +354,10 @@ TEST_CASE("tc: clsact mode on both directions, qdisc created and removed", "[tc_
 }
 
 TEST_CASE("tc: destructor detaches", "[tc_attach][root]") {
-  if (!is_root()) { WARN("needs root: skipped"); return; }
+  if (!is_root()) {
+    WARN("needs root: skipped");
+    return;
+  }
   tracekit::quiet_libbpf();
   NetGuard g;
   {
@@ -371,13 +373,15 @@ TEST_CASE("tc: destructor detaches", "[tc_attach][root]") {
 }
 
 TEST_CASE("tc: pre-existing clsact qdisc with a foreign filter survives", "[tc_attach][root]") {
-  if (!is_root()) { WARN("needs root: skipped"); return; }
+  if (!is_root()) {
+    WARN("needs root: skipped");
+    return;
+  }
   tracekit::quiet_libbpf();
   NetGuard g;
   Progs& P = progs();
-  auto r = sh("tc qdisc add dev " + g.a + " clsact && " +
-              "tc filter add dev " + g.a + " ingress prio 5 handle 1 " + kForeignBpf + " && " +
-              "tc filter add dev " + g.a + " egress prio 5 handle 1 " + kForeignBpf);
+  auto r = sh("tc qdisc add dev " + g.a + " clsact && " + "tc filter add dev " + g.a + " ingress prio 5 handle 1 " +
+              kForeignBpf + " && " + "tc filter add dev " + g.a + " egress prio 5 handle 1 " + kForeignBpf);
   INFO(r.out);
   REQUIRE(r.rc == 0);
   const std::string before_in = sh("tc filter show dev " + g.a + " ingress").out;
@@ -399,7 +403,10 @@ TEST_CASE("tc: pre-existing clsact qdisc with a foreign filter survives", "[tc_a
 }
 
 TEST_CASE("tc: qdisc we created but someone else filtered on survives", "[tc_attach][root]") {
-  if (!is_root()) { WARN("needs root: skipped"); return; }
+  if (!is_root()) {
+    WARN("needs root: skipped");
+    return;
+  }
   tracekit::quiet_libbpf();
   NetGuard g;
   {
@@ -415,9 +422,11 @@ TEST_CASE("tc: qdisc we created but someone else filtered on survives", "[tc_att
   CHECK(tc_filter_count(g.a, TcDirection::Egress, false) == 1);
 }
 
-TEST_CASE("tc: legacy ingress qdisc: ingress works, egress refused, qdisc kept",
-          "[tc_attach][root]") {
-  if (!is_root()) { WARN("needs root: skipped"); return; }
+TEST_CASE("tc: legacy ingress qdisc: ingress works, egress refused, qdisc kept", "[tc_attach][root]") {
+  if (!is_root()) {
+    WARN("needs root: skipped");
+    return;
+  }
   tracekit::quiet_libbpf();
   NetGuard g;
   REQUIRE(sh("tc qdisc add dev " + g.a + " ingress").rc == 0);
@@ -442,9 +451,11 @@ TEST_CASE("tc: legacy ingress qdisc: ingress works, egress refused, qdisc kept",
   CHECK(sh("tc qdisc show dev " + g.a).out.find("qdisc ingress ffff:") != std::string::npos);
 }
 
-TEST_CASE("tc: clsact filter left by a SIGKILLed run is replaced, not duplicated",
-          "[tc_attach][root]") {
-  if (!is_root()) { WARN("needs root: skipped"); return; }
+TEST_CASE("tc: clsact filter left by a SIGKILLed run is replaced, not duplicated", "[tc_attach][root]") {
+  if (!is_root()) {
+    WARN("needs root: skipped");
+    return;
+  }
   tracekit::quiet_libbpf();
   NetGuard g;
   Progs& P = progs();
@@ -473,9 +484,15 @@ TEST_CASE("tc: clsact filter left by a SIGKILLed run is replaced, not duplicated
 }
 
 TEST_CASE("tc: tcx mode", "[tc_attach][root]") {
-  if (!is_root()) { WARN("needs root: skipped"); return; }
+  if (!is_root()) {
+    WARN("needs root: skipped");
+    return;
+  }
   tracekit::quiet_libbpf();
-  if (!tracekit::kernel_has_tcx()) { WARN("kernel without tcx: skipped"); return; }
+  if (!tracekit::kernel_has_tcx()) {
+    WARN("kernel without tcx: skipped");
+    return;
+  }
   NetGuard g;
   Progs& P = progs();
   const int ifx = g.ifindex_a();
@@ -543,7 +560,10 @@ TEST_CASE("tc: tcx mode", "[tc_attach][root]") {
 }
 
 TEST_CASE("tc: interface deleted while attached", "[tc_attach][root]") {
-  if (!is_root()) { WARN("needs root: skipped"); return; }
+  if (!is_root()) {
+    WARN("needs root: skipped");
+    return;
+  }
   tracekit::quiet_libbpf();
   NetGuard g;
   Progs& P = progs();

@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "tcp_duration.h"
 #include "bpf/bpf_program.h"
-#include "util/error.h"
 #include "bpf/event_reader.h"
+#include "tcp_duration.h"
+#include "util/error.h"
 
 extern const char tcp_duration_bpf_text[];
 
@@ -55,8 +55,8 @@ void put16(std::vector<std::uint8_t>& b, std::size_t at, unsigned v) {
 }
 
 // Ethernet [+ VLAN] + IPv4/IPv6 [+ options] + 20-byte TCP header + payload.
-std::vector<std::uint8_t> frame(const Endpoint& src, const Endpoint& dst, std::uint8_t flags,
-                                std::size_t payload = 0, FrameOptions o = {}) {
+std::vector<std::uint8_t> frame(const Endpoint& src, const Endpoint& dst, std::uint8_t flags, std::size_t payload = 0,
+                                FrameOptions o = {}) {
   std::vector<std::uint8_t> b(14, 0);
   b[0] = 0x02, b[5] = 0x01;   // dst mac
   b[6] = 0x02, b[11] = 0x02;  // src mac
@@ -216,8 +216,7 @@ void pause_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 }  // namespace
 
-TEST_CASE("tcp_duration prog: full IPv4 lifecycle gives one FIN event with exact bytes",
-          "[tcp_duration][prog]") {
+TEST_CASE("tcp_duration prog: full IPv4 lifecycle gives one FIN event with exact bytes", "[tcp_duration][prog]") {
   Prog& p = ring_prog();
   p.events.clear();
   Stats st(p);
@@ -287,8 +286,7 @@ TEST_CASE("tcp_duration prog: the server may close first", "[tcp_duration][prog]
   CHECK(p.table_size() == 0);
 }
 
-TEST_CASE("tcp_duration prog: RST from either side ends the connection and frees the entry",
-          "[tcp_duration][prog]") {
+TEST_CASE("tcp_duration prog: RST from either side ends the connection and frees the entry", "[tcp_duration][prog]") {
   Prog& p = ring_prog();
   p.events.clear();
   Stats st(p);
@@ -362,8 +360,7 @@ TEST_CASE("tcp_duration prog: FIN or RST without a SYN is counted, not reported"
   CHECK(st.delta(TD_STAT_OPENED) == 0);
 }
 
-TEST_CASE("tcp_duration prog: IPv6 (with a hop-by-hop header), IPv4 options and VLAN tags",
-          "[tcp_duration][prog]") {
+TEST_CASE("tcp_duration prog: IPv6 (with a hop-by-hop header), IPv4 options and VLAN tags", "[tcp_duration][prog]") {
   Prog& p = ring_prog();
   p.events.clear();
 
@@ -432,8 +429,7 @@ TEST_CASE("tcp_duration prog: non-TCP and truncated packets pass untouched", "[t
   CHECK(st.delta(TD_STAT_UNPARSED) == 1);
 }
 
-TEST_CASE("tcp_duration prog: a SYN on a tuple whose old connection half-closed restarts it",
-          "[tcp_duration][prog]") {
+TEST_CASE("tcp_duration prog: a SYN on a tuple whose old connection half-closed restarts it", "[tcp_duration][prog]") {
   Prog& p = ring_prog();
   p.events.clear();
   Stats st(p);
@@ -453,13 +449,11 @@ TEST_CASE("tcp_duration prog: a SYN on a tuple whose old connection half-closed 
   CHECK(p.table_size() == 0);
 }
 
-TEST_CASE("tcp_duration prog: a full LRU table evicts, and the counters account for it",
-          "[tcp_duration][prog]") {
+TEST_CASE("tcp_duration prog: a full LRU table evicts, and the counters account for it", "[tcp_duration][prog]") {
   Prog p(tracekit::BufferKind::Ring, 64);
   const Endpoint s = ep("10.1.9.1", 80);
   constexpr int kConnections = 211;  // prime, well above the table size
-  for (int i = 0; i < kConnections; ++i)
-    p.run(frame(ep("10.1.9.2", static_cast<std::uint16_t>(20000 + i)), s, SYN));
+  for (int i = 0; i < kConnections; ++i) p.run(frame(ep("10.1.9.2", static_cast<std::uint16_t>(20000 + i)), s, SYN));
   const std::uint64_t left = p.table_size();
   CHECK(left <= 64);
   CHECK(left > 0);

@@ -113,8 +113,7 @@ Png decode_png(const std::string& bytes) {
     return png;
   }
   if (depth != 8 || (colour != 2 && colour != 6) || interlace != 0) {
-    png.error =
-        "unexpected format: depth " + std::to_string(depth) + " colour type " + std::to_string(colour);
+    png.error = "unexpected format: depth " + std::to_string(depth) + " colour type " + std::to_string(colour);
     return png;
   }
   const std::size_t bpp = colour == 6 ? 4 : 3;
@@ -158,8 +157,7 @@ Png decode_png(const std::string& bytes) {
     for (std::size_t x = 0; x < png.width; ++x) {
       const unsigned char* px = &cur[x * bpp];
       if (px[0] < 240 || px[1] < 240 || px[2] < 240) ++png.non_white;
-      if (std::abs(px[0] - 91) < 12 && std::abs(px[1] - 141) < 12 && std::abs(px[2] - 196) < 12)
-        ++png.bar_colour;
+      if (std::abs(px[0] - 91) < 12 && std::abs(px[1] - 141) < 12 && std::abs(px[2] - 196) < 12) ++png.bar_colour;
     }
     std::swap(prev, cur);
   }
@@ -208,8 +206,8 @@ uint16_t refused_connect(const std::string& local, const std::string& peer, uint
   REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&ls), len) == 0);
   socklen_t got = sizeof ls;
   ::getsockname(s, reinterpret_cast<sockaddr*>(&ls), &got);
-  const uint16_t local_port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ls)->sin6_port
-                                       : reinterpret_cast<sockaddr_in*>(&ls)->sin_port);
+  const uint16_t local_port =
+      ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ls)->sin6_port : reinterpret_cast<sockaddr_in*>(&ls)->sin_port);
   timeval tv{2, 0};
   ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int rc = ::connect(s, reinterpret_cast<sockaddr*>(&ps), len);
@@ -236,8 +234,7 @@ struct Truth {
 
 // Per client port: what the capture says, following the same definition as the tool
 // (first SYN .. second side's FIN or an RST; packets after that are not counted).
-std::map<uint16_t, Truth> truth_from_capture(const std::vector<testnet::PcapPacket>& frames,
-                                             uint16_t server_port) {
+std::map<uint16_t, Truth> truth_from_capture(const std::vector<testnet::PcapPacket>& frames, uint16_t server_port) {
   std::map<uint16_t, Truth> t;
   for (const auto& p : frames) {
     auto f = testnet::parse_tcp_frame(p);
@@ -295,21 +292,18 @@ std::optional<Line> parse_line(const std::string& s) {
   return l;
 }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
-TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the millisecond",
-          "[tcp_duration][root]") {
+TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the millisecond", "[tcp_duration][root]") {
   TestNet net("td");
   const uint16_t port = 5201;
   testnet::TcpServer server(net.ns(), port);
   warm_neighbours(net, port + 1);
   TempDir dir;
-  testnet::Capture cap(net.host_if(),
-                       "tcp port " + std::to_string(port) + " or tcp port " + std::to_string(port + 1), 96);
+  testnet::Capture cap(net.host_if(), "tcp port " + std::to_string(port) + " or tcp port " + std::to_string(port + 1),
+                       96);
 
   ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "-o", dir / "stat.dat", "--plot",
                     dir / "hist.png", "--size", "640x480", "--bins", "12"});
@@ -399,8 +393,7 @@ TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the mil
       CHECK(l.seconds < 0.05);
     }
   }
-  WARN("largest difference: " << worst_client * 1e3 << " ms vs the client, " << worst_pcap * 1e3
-                              << " ms vs tcpdump");
+  WARN("largest difference: " << worst_client * 1e3 << " ms vs the client, " << worst_pcap * 1e3 << " ms vs tcpdump");
 
   // The statistics file holds the same lines, in the same order.
   std::string file = read_file(dir / "stat.dat");
@@ -416,8 +409,7 @@ TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the mil
   CHECK_FALSE(std::filesystem::exists(dir / "graph.png"));  // --plot given: no default picture
 
   // The picture re-drawn from the file alone, default size, log axis.
-  auto redraw =
-      harness::run({harness::tool_path("tcp_duration"), "--plot-only", dir / "stat.dat", "--log-x"}, 30);
+  auto redraw = harness::run({harness::tool_path("tcp_duration"), "--plot-only", dir / "stat.dat", "--log-x"}, 30);
   INFO(redraw.err);
   CHECK(redraw.exit_code == 0);
   CHECK(redraw.out.find("\nSummary: 7 connections, durations in seconds\n") != std::string::npos);
@@ -432,8 +424,8 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
   testnet::TcpServer server(net.ns(), port);
   warm_neighbours(net, port + 1);
   TempDir dir;
-  ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "--json", "--buffer", "perf",
-                    "--attach", "clsact", "-o", dir / "s.json", "-d", "30"});
+  ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "--json", "--buffer", "perf", "--attach",
+                    "clsact", "-o", dir / "s.json", "-d", "30"});
   REQUIRE(tool.wait_for_stderr_line("Attached", 60));
   CHECK(tool.err().find("Attached to clsact ingress+egress on " + net.host_if() +
                         ": timing TCP connections, up to 65536 live (perf buffer)") != std::string::npos);
@@ -456,8 +448,7 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
   CHECK_FALSE(testnet::has_clsact(net.host_if()));
   const std::regex v4(
       R"(^\{"tool":"tcp_duration","type":"connection","ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","family":4,"client_addr":")" +
-      net.host_ip4() + R"(","client_port":)" + std::to_string(t4.local_port) + R"(,"server_addr":")" +
-      net.peer_ip4() +
+      net.host_ip4() + R"(","client_port":)" + std::to_string(t4.local_port) + R"(,"server_addr":")" + net.peer_ip4() +
       R"(","server_port":5202,"duration_ns":(\d+),"duration_s":0\.\d{9},"end":"fin","ended_by":"client","bytes_c2s":(\d+),"bytes_s2c":(\d+),"packets_c2s":\d+,"packets_s2c":\d+,"syns":1\}$)");
   std::smatch m;
   INFO(json[0]);
@@ -466,8 +457,8 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
   CHECK(std::stoull(m[2]) > 5008);
   INFO(json[1]);
   CHECK(json[1].find("\"family\":6,\"client_addr\":\"" + net.host_ip6() +
-                     "\",\"client_port\":" + std::to_string(t6.local_port) + ",\"server_addr\":\"" +
-                     net.peer_ip6() + "\"") != std::string::npos);
+                     "\",\"client_port\":" + std::to_string(t6.local_port) + ",\"server_addr\":\"" + net.peer_ip6() +
+                     "\"") != std::string::npos);
   // The last stdout line is the JSON summary; the file has the two connection lines.
   auto all = harness::json_lines(tool.out(), "tcp_duration");
   REQUIRE(all.size() == 3);
@@ -500,13 +491,11 @@ TEST_CASE("tcp_duration: lines survive a SIGKILL; a vanished interface ends the 
   }
   {
     TestNet net("tg");
-    ToolProcess tool(
-        {harness::tool_path("tcp_duration"), net.host_if(), "-o", dir / "g.dat", "--plot", dir / "g.png"});
+    ToolProcess tool({harness::tool_path("tcp_duration"), net.host_if(), "-o", dir / "g.dat", "--plot", dir / "g.png"});
     REQUIRE(tool.wait_for_stderr_line("Attached", 60));
     net.delete_link();
     CHECK(tool.wait_exit(10) == 1);
-    CHECK(tool.err().find("tcp_duration: error: interface " + net.host_if() + " disappeared") !=
-          std::string::npos);
+    CHECK(tool.err().find("tcp_duration: error: interface " + net.host_if() + " disappeared") != std::string::npos);
     CHECK(tool.out().find("Summary: no finished connections.") != std::string::npos);
     check_png(dir / "g.png", 800, 600, false);  // still drawn: empty axes
   }

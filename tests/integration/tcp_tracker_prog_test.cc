@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "tcp_tracker.h"
 #include "bpf/bpf_program.h"
 #include "bpf/map_reader.h"
 #include "bpf/tc_attach.h"
+#include "tcp_tracker.h"
 
 extern const char tcp_tracker_bpf_text[];
 
@@ -37,15 +37,15 @@ struct FrameSpec {
   int family = 4;
   std::string src = "198.18.0.1", dst = "198.18.0.2";
   uint16_t sport = 40000, dport = 5201;
-  int ip_option_words = 0;          // IPv4: IHL = 5 + this
+  int ip_option_words = 0;           // IPv4: IHL = 5 + this
   std::vector<uint16_t> vlan_tpids;  // one entry per tag in the frame (0x8100 / 0x88a8)
-  std::vector<uint8_t> ipv6_ext;    // IPv6 extension header types before TCP (0, 43, 60, 51, 44)
-  uint16_t ipv6_frag_offset = 0;    // for a fragment header (units of 8 bytes)
-  uint16_t ipv4_frag = 0x4000;      // flags + fragment offset field (DF by default)
-  uint8_t protocol = 6;             // IPv4 protocol / last IPv6 next header
-  int ip_version = -1;              // override the version nibble
-  int ihl_override = -1;            // override the IHL nibble
-  int tcp_doff = 5;                 // TCP data offset (words)
+  std::vector<uint8_t> ipv6_ext;     // IPv6 extension header types before TCP (0, 43, 60, 51, 44)
+  uint16_t ipv6_frag_offset = 0;     // for a fragment header (units of 8 bytes)
+  uint16_t ipv4_frag = 0x4000;       // flags + fragment offset field (DF by default)
+  uint8_t protocol = 6;              // IPv4 protocol / last IPv6 next header
+  int ip_version = -1;               // override the version nibble
+  int ihl_override = -1;             // override the IHL nibble
+  int tcp_doff = 5;                  // TCP data offset (words)
   size_t payload = 100;
 };
 
@@ -148,9 +148,7 @@ std::string key_bytes(const flow_key& k) { return std::string(reinterpret_cast<c
 
 struct Counts {
   uint64_t bytes = 0, packets = 0, segments = 0;
-  bool operator==(const Counts& o) const {
-    return bytes == o.bytes && packets == o.packets && segments == o.segments;
-  }
+  bool operator==(const Counts& o) const { return bytes == o.bytes && packets == o.packets && segments == o.segments; }
 };
 
 std::ostream& operator<<(std::ostream& os, const Counts& c) {
@@ -242,8 +240,7 @@ class Prog {
   }
 
   void clear() {
-    tracekit::HashMapReader reader(flows_fd_, sizeof(flow_key), sizeof(flow_value),
-                                   static_cast<uint32_t>(max_flows_));
+    tracekit::HashMapReader reader(flows_fd_, sizeof(flow_key), sizeof(flow_value), static_cast<uint32_t>(max_flows_));
     reader.read(true);
     std::vector<uint64_t> zero(cpus_, 0);
     for (uint32_t r = 0; r < OUTSIDE_REASONS; ++r)
@@ -438,8 +435,7 @@ TEST_CASE("tcp_tracker prog: IPv4 fragments and malformed headers", "[tcp_tracke
   }
 }
 
-TEST_CASE("tcp_tracker prog: truncated at every byte up to the end of the TCP header",
-          "[tcp_tracker][prog]") {
+TEST_CASE("tcp_tracker prog: truncated at every byte up to the end of the TCP header", "[tcp_tracker][prog]") {
   // The kernel refuses a test run of an untagged IPv4/IPv6 frame shorter than its fixed
   // IP header (EINVAL, from skb->protocol); with a VLAN tag skb->protocol is 802.1Q and
   // every cut runs, so the tagged cases cover the inside of the fixed IP headers.

@@ -22,12 +22,12 @@
 #include <tuple>
 #include <vector>
 
-#include "tcp_tracker.h"
+#include "bpf/map_reader.h"
+#include "bpf/tc_attach.h"
 #include "harness.h"
 #include "jsonl.h"
-#include "bpf/map_reader.h"
 #include "netns.h"
-#include "bpf/tc_attach.h"
+#include "tcp_tracker.h"
 
 using harness::ToolProcess;
 using testnet::TestNet;
@@ -216,8 +216,8 @@ TEST_CASE("tcp_tracker: per-flow bytes and packets equal tcpdump's, exactly", "[
     CHECK(segs == total_packets(truth));
   }
   WARN("--attach " << mode << ", offloads " << (offloads ? "on" : "off") << ": " << truth.size() << " flows, "
-                   << total_packets(truth) << " frames in the capture; tool: " << total_packets(counted)
-                   << " packets, " << segs << " segments");
+                   << total_packets(truth) << " frames in the capture; tool: " << total_packets(counted) << " packets, "
+                   << segs << " segments");
 }
 
 TEST_CASE("tcp_tracker --reset: the intervals add up to the capture", "[tcp_tracker][exact]") {
@@ -255,8 +255,8 @@ TEST_CASE("tcp_tracker --reset: the intervals add up to the capture", "[tcp_trac
   CHECK(split >= 4);
   size_t switches = 0;
   for (size_t pos = 0; (pos = tool->err().find("switched flow tables", pos)) != std::string::npos; ++pos) ++switches;
-  WARN("--reset: " << total_packets(truth) << " frames, " << intervals.size() << " intervals with flows, "
-                   << switches << " table switches, all equal");
+  WARN("--reset: " << total_packets(truth) << " frames, " << intervals.size() << " intervals with flows, " << switches
+                   << " table switches, all equal");
 }
 
 TEST_CASE("tcp_tracker --direction ingress / egress count one side only", "[tcp_tracker][exact]") {
@@ -317,7 +317,8 @@ TEST_CASE("tcp_tracker: VLAN tag offloaded (ingress) or in the frame (egress), b
   testnet::Capture cap(net.host_if(), "vlan and tcp");
   std::vector<std::vector<uint8_t>> in, out;
   for (size_t i = 0; i < 7; ++i) in.push_back(tagged_tcp_frame(net.peer_ip4(), 7000, net.host_ip4(), 7001, 100 * i));
-  for (size_t i = 0; i < 5; ++i) out.push_back(tagged_tcp_frame(net.host_ip4(), 7002, net.peer_ip4(), 7003, 37 * i + 1));
+  for (size_t i = 0; i < 5; ++i)
+    out.push_back(tagged_tcp_frame(net.host_ip4(), 7002, net.peer_ip4(), 7003, 37 * i + 1));
   REQUIRE(testnet::send_raw_frames(net.peer_if(), net.ns(), in));
   REQUIRE(testnet::send_raw_frames(net.host_if(), "", out));
   auto frames = cap.stop();
@@ -394,8 +395,10 @@ TEST_CASE("tcp_tracker: text report as the original, with rates", "[tcp_tracker]
   std::set<size_t> widths;
   bool in_final = false;
   for (const auto& l : lines) {
-    if (l.rfind("Final at: ", 0) == 0) in_final = true;
-    else if (in_final && std::regex_match(l, row)) widths.insert(l.size());
+    if (l.rfind("Final at: ", 0) == 0)
+      in_final = true;
+    else if (in_final && std::regex_match(l, row))
+      widths.insert(l.size());
   }
   CHECK(widths.size() == 1);
   CHECK(tool->out().find("sha1") == std::string::npos);
@@ -416,8 +419,7 @@ TEST_CASE("tcp_tracker: --top keeps the biggest flows", "[tcp_tracker][text]") {
   for (const auto& [k, t] : m) CHECK((std::get<1>(k) == big.local_port || std::get<3>(k) == big.local_port));
 }
 
-TEST_CASE("tcp_tracker: a foreign clsact qdisc and its filters survive a run untouched",
-          "[tcp_tracker][attach]") {
+TEST_CASE("tcp_tracker: a foreign clsact qdisc and its filters survive a run untouched", "[tcp_tracker][attach]") {
   const std::string mode = GENERATE(as<std::string>{}, "clsact", "tcx", "auto");
   INFO("--attach " << mode);
   TestNet net("tf");
@@ -514,8 +516,7 @@ TEST_CASE("tcp_tracker --attach tcx: a SIGKILL leaves nothing attached", "[tcp_t
   for (const char* d : {"ingress", "egress"}) CHECK(testnet::tc_filter_count(net.host_if(), d, false) == 0);
 }
 
-TEST_CASE("tcp_tracker: interface deleted while running -> message, final report, exit 1",
-          "[tcp_tracker][attach]") {
+TEST_CASE("tcp_tracker: interface deleted while running -> message, final report, exit 1", "[tcp_tracker][attach]") {
   const std::string mode = GENERATE(as<std::string>{}, "tcx", "clsact");
   TestNet net("tg");
   testnet::TcpServer server(net.ns(), 5009);
@@ -545,7 +546,8 @@ TEST_CASE("tcp_tracker usage errors exit 2 with one line", "[tcp_tracker][usage]
       {{"abcdefghijklmnopq"}, "tcp_tracker: error: interface name too long: abcdefghijklmnopq"},
       {{}, "tcp_tracker: error: missing interface (IFACE); e.g. veth0; see --help"},
       {{"lo", "--attach", "xdp"}, "tcp_tracker: error: bad value for --attach: 'xdp' (expected auto, tcx or clsact)"},
-      {{"lo", "--direction", "up"}, "tcp_tracker: error: bad value for --direction: 'up' (expected ingress, egress or both)"},
+      {{"lo", "--direction", "up"},
+       "tcp_tracker: error: bad value for --direction: 'up' (expected ingress, egress or both)"},
       {{"lo", "--sort", "size"}, "tcp_tracker: error: bad value for --sort: 'size' (expected bytes, packets or rate)"},
       {{"lo", "--top", "-1"}, ""},
       {{"lo", "--max-flows", "0"}, ""},
@@ -579,8 +581,8 @@ namespace {
 int make_filled_map(uint32_t max_entries, uint32_t n) {
   bpf_map_create_opts o{};
   o.sz = sizeof(o);
-  int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "tk_bench_flows", sizeof(flow_key), sizeof(flow_value),
-                          max_entries, &o);
+  int fd =
+      bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "tk_bench_flows", sizeof(flow_key), sizeof(flow_value), max_entries, &o);
   REQUIRE(fd >= 0);
   std::vector<flow_key> keys(n);
   std::vector<flow_value> values(n);

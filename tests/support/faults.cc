@@ -8,8 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -223,8 +223,7 @@ void note(const std::string& line) {
 
 // ---- Background --------------------------------------------------------------------
 
-Background::Background(const std::vector<std::string>& argv, const std::string& out_path,
-                       const std::string& err_path) {
+Background::Background(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path) {
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -334,8 +333,8 @@ ExecLoad::~ExecLoad() {
 
 // ---- ConnLoad --------------------------------------------------------------------
 
-ConnLoad::ConnLoad(const std::string& addr, uint16_t port, int max_seconds, int per_second,
-                   long max_connections, uint64_t send_bytes, uint64_t reply_bytes) {
+ConnLoad::ConnLoad(const std::string& addr, uint16_t port, int max_seconds, int per_second, long max_connections,
+                   uint64_t send_bytes, uint64_t reply_bytes) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_ = fork();
@@ -399,13 +398,12 @@ ConnLoad::~ConnLoad() {
 BulkLoad::BulkLoad(const std::string& ns, const std::string& server_addr, uint16_t port, int seconds,
                    const std::string& bitrate) {
   const std::string p = std::to_string(port);
-  server_.emplace(std::vector<std::string>{"timeout", std::to_string(seconds + 20), "ip", "netns", "exec", ns,
-                                           "iperf3", "-s", "-p", p, "-1"});
-  const std::string client = "for i in 1 2 3 4 5 6 7 8 9 10; do iperf3 -c " + server_addr + " -p " + p +
-                             " -t " + std::to_string(seconds) +
-                             (bitrate.empty() ? "" : " -b " + bitrate) + " && break; sleep 0.3; done";
-  client_.emplace(
-      std::vector<std::string>{"timeout", std::to_string(seconds + 15), "sh", "-c", client});
+  server_.emplace(std::vector<std::string>{"timeout", std::to_string(seconds + 20), "ip", "netns", "exec", ns, "iperf3",
+                                           "-s", "-p", p, "-1"});
+  const std::string client = "for i in 1 2 3 4 5 6 7 8 9 10; do iperf3 -c " + server_addr + " -p " + p + " -t " +
+                             std::to_string(seconds) + (bitrate.empty() ? "" : " -b " + bitrate) +
+                             " && break; sleep 0.3; done";
+  client_.emplace(std::vector<std::string>{"timeout", std::to_string(seconds + 15), "sh", "-c", client});
 }
 
 BulkLoad::~BulkLoad() {
@@ -503,8 +501,8 @@ TempDir::~TempDir() {
 ForeignFilter::ForeignFilter(const std::string& dev) : dev_(dev) {
   testnet::sh("tc qdisc add dev " + dev + " clsact");
   for (const char* dir : {"ingress", "egress"}) {
-    auto r = testnet::sh(std::string("tc filter add dev ") + dev + " " + dir +
-                         " prio 5 handle 1 bpf bytecode '1,6 0 0 0,'");
+    auto r =
+        testnet::sh(std::string("tc filter add dev ") + dev + " " + dir + " prio 5 handle 1 bpf bytecode '1,6 0 0 0,'");
     if (r.rc != 0) throw std::runtime_error("cannot add the foreign filter: " + r.out);
   }
 }

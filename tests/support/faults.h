@@ -26,8 +26,7 @@ void note(const std::string& line);
 // /dev/null when the path is empty). The destructor SIGKILLs the group and reaps it.
 class Background {
  public:
-  Background(const std::vector<std::string>& argv, const std::string& out_path = "",
-             const std::string& err_path = "");
+  Background(const std::vector<std::string>& argv, const std::string& out_path = "", const std::string& err_path = "");
   ~Background();
   Background(const Background&) = delete;
   Background& operator=(const Background&) = delete;
@@ -66,8 +65,8 @@ class ExecLoad {
 // stopped, `max_connections` were made (0 = no limit) or `max_seconds` passed.
 class ConnLoad {
  public:
-  ConnLoad(const std::string& addr, uint16_t port, int max_seconds, int per_second = 0,
-           long max_connections = 0, uint64_t send_bytes = 200, uint64_t reply_bytes = 300);
+  ConnLoad(const std::string& addr, uint16_t port, int max_seconds, int per_second = 0, long max_connections = 0,
+           uint64_t send_bytes = 200, uint64_t reply_bytes = 300);
   ~ConnLoad();
   ConnLoad(const ConnLoad&) = delete;
   ConnLoad& operator=(const ConnLoad&) = delete;

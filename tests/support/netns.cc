@@ -198,10 +198,12 @@ TestNet::TestNet(const std::string& tag) {
       throw std::runtime_error(cmd + " failed: " + r.out);
     }
   }
-  bool up = eventually([&] {
-    return sh("ip link show " + host_).out.find("LOWER_UP") != std::string::npos &&
-           ns_sh("ip link show " + peer_).out.find("LOWER_UP") != std::string::npos;
-  }, 5000);
+  bool up = eventually(
+      [&] {
+        return sh("ip link show " + host_).out.find("LOWER_UP") != std::string::npos &&
+               ns_sh("ip link show " + peer_).out.find("LOWER_UP") != std::string::npos;
+      },
+      5000);
   if (!up) {
     cleanup();
     throw std::runtime_error("veth pair " + host_ + "/" + peer_ + " did not come up");
@@ -361,18 +363,18 @@ Transfer tcp_transfer(const std::string& addr, uint16_t port, uint64_t send_byte
 
 bool send_raw_frames(const std::string& dev, const std::string& ns, const std::vector<std::vector<uint8_t>>& frames) {
   return run_in_netns(ns, [&] {
-    int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-    if (s < 0) return 11;
-    sockaddr_ll sll{};
-    sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = static_cast<int>(::if_nametoindex(dev.c_str()));
-    sll.sll_halen = ETH_ALEN;
-    if (sll.sll_ifindex == 0) return 12;
-    for (const auto& f : frames)
-      if (::sendto(s, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0) return 13;
-    ::close(s);
-    return 0;
-  }) == 0;
+           int s = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+           if (s < 0) return 11;
+           sockaddr_ll sll{};
+           sll.sll_family = AF_PACKET;
+           sll.sll_ifindex = static_cast<int>(::if_nametoindex(dev.c_str()));
+           sll.sll_halen = ETH_ALEN;
+           if (sll.sll_ifindex == 0) return 12;
+           for (const auto& f : frames)
+             if (::sendto(s, f.data(), f.size(), 0, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0) return 13;
+           ::close(s);
+           return 0;
+         }) == 0;
 }
 
 // ---- capture -------------------------------------------------------------------------
@@ -386,11 +388,19 @@ std::vector<PcapPacket> read_pcap(const std::string& path) {
   std::memcpy(&magic, bytes.data(), 4);
   bool swap = false, nsec = false;
   switch (magic) {
-    case 0xa1b2c3d4: break;
-    case 0xd4c3b2a1: swap = true; break;
-    case 0xa1b23c4d: nsec = true; break;
-    case 0x4d3cb2a1: swap = nsec = true; break;
-    default: throw std::runtime_error(path + ": not a classic pcap file");
+    case 0xa1b2c3d4:
+      break;
+    case 0xd4c3b2a1:
+      swap = true;
+      break;
+    case 0xa1b23c4d:
+      nsec = true;
+      break;
+    case 0x4d3cb2a1:
+      swap = nsec = true;
+      break;
+    default:
+      throw std::runtime_error(path + ": not a classic pcap file");
   }
   std::vector<PcapPacket> out;
   size_t off = 24;

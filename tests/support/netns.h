@@ -124,8 +124,8 @@ std::vector<PcapPacket> read_pcap(const std::string& path);
 class Capture {
  public:
   // direction: "" (both), "in" or "out" (tcpdump -Q); filter: a pcap filter ("" = all).
-  Capture(const std::string& iface, const std::string& filter = "", int snaplen = 96,
-          const std::string& direction = "", const std::string& ns = "");
+  Capture(const std::string& iface, const std::string& filter = "", int snaplen = 96, const std::string& direction = "",
+          const std::string& ns = "");
   ~Capture();  // stops tcpdump if still running and deletes the file
   Capture(const Capture&) = delete;
   Capture& operator=(const Capture&) = delete;
@@ -149,7 +149,7 @@ class Capture {
 // The TCP/IP facts of one Ethernet frame (one 802.1Q/802.1ad tag allowed; IPv4 with any
 // IHL; IPv6 without extension headers). nullopt for anything else or too short a capture.
 struct TcpFrame {
-  int family = 0;  // 4 or 6
+  int family = 0;        // 4 or 6
   std::string src, dst;  // inet_ntop text
   uint16_t sport = 0, dport = 0;
   uint8_t flags = 0;  // TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10)
@@ -164,8 +164,7 @@ std::optional<TcpFrame> parse_tcp_frame(const PcapPacket& p);
 
 // Concrete filters (lines with a handle) of `tc filter show dev DEV ingress|egress`;
 // ours_only: only tracekit's (pref 1985, handle 0x7c1). `ns` "" = caller's netns.
-int tc_filter_count(const std::string& dev, const std::string& direction, bool ours_only,
-                    const std::string& ns = "");
+int tc_filter_count(const std::string& dev, const std::string& direction, bool ours_only, const std::string& ns = "");
 bool has_clsact(const std::string& dev, const std::string& ns = "");
 // Programs attached through tcx on ifindex ("ingress"/"egress"); -errno on failure.
 int tcx_prog_count(int ifindex, const std::string& direction);

@@ -47,12 +47,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     const char* value = argv[i + 1];
-    if (flag == "--uid") uid = std::atol(value);
-    else if (flag == "--count") count = std::atol(value);
-    else if (flag == "--procs") procs = std::atol(value);
-    else if (flag == "--path") path = value;
-    else if (flag == "--timeout") timeout_s = std::atof(value);
-    else usage();
+    if (flag == "--uid")
+      uid = std::atol(value);
+    else if (flag == "--count")
+      count = std::atol(value);
+    else if (flag == "--procs")
+      procs = std::atol(value);
+    else if (flag == "--path")
+      path = value;
+    else if (flag == "--timeout")
+      timeout_s = std::atof(value);
+    else
+      usage();
   }
   if (argc % 2 == 0 || uid < 0 || count < 0 || procs < 1 || procs > 64) usage();
 
@@ -63,8 +69,8 @@ int main(int argc, char** argv) {
   }
   auto* shared = new (mem) Shared{};
   auto start = std::chrono::steady_clock::now();
-  auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(timeout_s));
+  auto deadline =
+      start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
 
   std::vector<pid_t> workers;
   for (long w = 0; w < procs; ++w) {

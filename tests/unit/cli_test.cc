@@ -117,7 +117,8 @@ TEST_CASE("stream tools: --buffer, --wakeup, --probe", "[cli]") {
 TEST_CASE("usage errors are UsageError with exit code 2, naming the flag", "[cli]") {
   expect_usage_error(interval_tool(), {"--bogus"}, "bogus");
   expect_usage_error(interval_tool(), {"-d", "soon"}, "--duration");
-  for (const char* bad : {"-1", "0", "1x", "nan", "inf"}) expect_usage_error(interval_tool(), {"-i", bad}, "--interval");
+  for (const char* bad : {"-1", "0", "1x", "nan", "inf"})
+    expect_usage_error(interval_tool(), {"-i", bad}, "--interval");
   expect_usage_error(interval_tool(), {"-c", "-3"}, "--count");
   expect_usage_error(interval_tool(), {"1", "2", "3"}, "unexpected argument: 3");
   expect_usage_error(interval_tool(true), {"lo", "--attach", "xdp"},

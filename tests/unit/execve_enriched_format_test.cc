@@ -84,8 +84,10 @@ TEST_CASE("JSON line carries the same values", "[execve_enriched]") {
     return out;
   };
   CHECK(json_line(d) ==
-        "{\"tool\":\"execve_enriched\",\"type\":\"event\",\"ts\":\"2023-11-14T22:13:20.123Z\",\"syscall\":\"execve\",\"pid\":4242,\"tid\":4242,\"ppid\":null,"
-        "\"uid\":1000,\"user\":null,\"gid\":1000,\"comm\":\"bash\",\"filename\":\"/bin/echo\",\"filename_truncated\":false,"
+        "{\"tool\":\"execve_enriched\",\"type\":\"event\",\"ts\":\"2023-11-14T22:13:20.123Z\",\"syscall\":\"execve\","
+        "\"pid\":4242,\"tid\":4242,\"ppid\":null,"
+        "\"uid\":1000,\"user\":null,\"gid\":1000,\"comm\":\"bash\",\"filename\":\"/bin/"
+        "echo\",\"filename_truncated\":false,"
         "\"args\":[\"echo\",\"two words\"],\"truncated_args\":[1],\"more_args\":false,\"args_unreadable\":false,"
         "\"ret\":-2,\"errno\":\"ENOENT\"}\n");
   e.syscall = EXECVE_SYS_EXECVEAT;

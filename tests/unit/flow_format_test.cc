@@ -3,9 +3,9 @@
 
 #include <arpa/inet.h>
 
-#include "util/error.h"
 #include "flow_format.h"
 #include "render.h"
+#include "util/error.h"
 
 using namespace tracekit;
 

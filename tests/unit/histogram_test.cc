@@ -12,8 +12,7 @@ using namespace tracekit;
 
 namespace {
 std::string stars(int n, int width = 40) {
-  return std::string(static_cast<std::size_t>(n), '*') +
-         std::string(static_cast<std::size_t>(width - n), ' ');
+  return std::string(static_cast<std::size_t>(n), '*') + std::string(static_cast<std::size_t>(width - n), ' ');
 }
 }  // namespace
 
@@ -79,8 +78,7 @@ TEST_CASE("format_log2_hist: large ranges switch to wide columns and 20 stars", 
   b[34] = 1;
   std::string out = format_log2_hist(b, "nsecs");
   auto first_nl = out.find('\n');
-  CHECK(out.substr(0, first_nl) ==
-        std::string(15, ' ') + "nsecs" + std::string(24, ' ') + " : count    distribution");
+  CHECK(out.substr(0, first_nl) == std::string(15, ' ') + "nsecs" + std::string(24, ' ') + " : count    distribution");
   CHECK(out.find("                   0 -> 1                    : 2        |" + stars(20, 20) + "|\n") !=
         std::string::npos);
   CHECK(out.find("         17179869184 -> 34359738367          : 1        |" + stars(10, 20) + "|\n") !=

@@ -47,12 +47,12 @@ TEST_CASE("UTF-8 validation", "[strings]") {
   CHECK(is_valid_utf8("plain ascii"));
   CHECK(is_valid_utf8("é 日本語 😀"));
   CHECK_FALSE(is_valid_utf8("\xff"));
-  CHECK_FALSE(is_valid_utf8("\xc3"));          // cut sequence
-  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));      // overlong '/'
-  CHECK_FALSE(is_valid_utf8("\xe0\x80\xaf"));  // overlong
-  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));  // surrogate U+D800
+  CHECK_FALSE(is_valid_utf8("\xc3"));              // cut sequence
+  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
+  CHECK_FALSE(is_valid_utf8("\xe0\x80\xaf"));      // overlong
+  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate U+D800
   CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // beyond U+10FFFF
-  CHECK_FALSE(is_valid_utf8("\x80"));          // stray continuation
+  CHECK_FALSE(is_valid_utf8("\x80"));              // stray continuation
 }
 
 TEST_CASE("JSON strings: valid UTF-8 unchanged, invalid bytes in the escaped form", "[json]") {
@@ -87,8 +87,8 @@ TEST_CASE("escaped form decodes back to the original bytes", "[json]") {
     }
     return out;
   };
-  for (std::string original : {std::string("\xff\xfe"), std::string("a\\xff\xff"), std::string("é\x80\\\\"),
-                               std::string("\xc3(\xe2\x82")}) {
+  for (std::string original :
+       {std::string("\xff\xfe"), std::string("a\\xff\xff"), std::string("é\x80\\\\"), std::string("\xc3(\xe2\x82")}) {
     std::string escaped;
     append_escaped_form(escaped, original);
     CHECK(decode(escaped) == original);
@@ -152,7 +152,8 @@ TEST_CASE("JsonSink: the envelope on every line, notices as JSON lines", "[json]
     CHECK(l["ts"].get<std::string>().size() == 24);
   }
   // The record's fields follow the envelope, in order.
-  CHECK(out.rfind(R"({"tool":"tool_x","type":"event","ts":"2025-11-25T12:49:04.123Z","value":"日本語 \\xff","n":23,)", 0) == 0);
+  CHECK(out.rfind(R"({"tool":"tool_x","type":"event","ts":"2025-11-25T12:49:04.123Z","value":"日本語 \\xff","n":23,)",
+                  0) == 0);
   CHECK(lines[0]["invalid_utf8"] == json::array({"value"}));
   CHECK(lines[1]["type"] == "notice");
   CHECK(lines[1]["kind"] == "events_lost");
@@ -186,7 +187,8 @@ TEST_CASE("TextSink: the record's text; FileTee: the same rendering in the file"
   std::string o(obuf, olen), f(fbuf, flen);
   std::free(obuf);
   std::free(fbuf);
-  CHECK(o == "value a\\nb\\x1b[31m\nvalue other\nextra\nTraced 0.0 s: 29 connections, 0 lost, 0 evicted, 0 not counted\n");
+  CHECK(o ==
+        "value a\\nb\\x1b[31m\nvalue other\nextra\nTraced 0.0 s: 29 connections, 0 lost, 0 evicted, 0 not counted\n");
   CHECK(f == "value a\\nb\\x1b[31m\n");
 }
 
@@ -196,7 +198,7 @@ TEST_CASE("text_safe: UTF-8 as is, controls and invalid bytes escaped", "[string
   CHECK(text_safe("\x1b[31mred") == "\\x1b[31mred");
   CHECK(text_safe("\xff\xfe") == "\\xff\\xfe");
   CHECK(text_safe("back\\slash") == "back\\\\slash");
-  CHECK(text_safe("\xc2\x85") == "\\u{0085}");       // C1 control (NEL)
+  CHECK(text_safe("\xc2\x85") == "\\u{0085}");            // C1 control (NEL)
   CHECK(text_safe("abc\xe2\x80\xae") == "abc\\u{202e}");  // right-to-left override
   CHECK(text_safe("\x7f") == "\\x7f");
 }

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <string>
 
-#include "report.h"
 #include "render.h"
+#include "report.h"
 #include "util/error.h"
 
 using namespace tcp_duration;
@@ -70,10 +70,9 @@ TEST_CASE("text line: the original's columns, then how it ended and the bytes", 
   c.end = End::Rst;
   c.ended_by = Side::Server;
   c.duration_ns = 16002086138ULL;
-  CHECK(
-      text_line(c).rfind(
-          "192.168.143.246:43052 ->   137.226.34.46:80    | Duration: 16.002086138 s | RST by server | c->s ",
-          0) == 0);
+  CHECK(text_line(c).rfind(
+            "192.168.143.246:43052 ->   137.226.34.46:80    | Duration: 16.002086138 s | RST by server | c->s ", 0) ==
+        0);
 }
 
 TEST_CASE("JSON line", "[tcp_duration]") {
@@ -120,8 +119,7 @@ TEST_CASE("from_event decodes the kernel event", "[tcp_duration]") {
 TEST_CASE("parse_duration_seconds reads our lines, JSON lines and the original's", "[tcp_duration]") {
   Connection c = sample();
   CHECK(parse_duration_seconds(text_line(c)) == Approx(0.244123127));
-  CHECK(parse_duration_seconds(json_of([&](tracekit::JsonLine& j) { connection_json(c, j); })) ==
-        Approx(0.244123127));
+  CHECK(parse_duration_seconds(json_of([&](tracekit::JsonLine& j) { connection_json(c, j); })) == Approx(0.244123127));
   CHECK(parse_duration_seconds("192.168.143.246:44740 ->   130.192.95.68:443   | Duration: 10.108454423 s") ==
         Approx(10.108454423));
   CHECK(parse_duration_seconds("{\"duration_ns\": 7}") == Approx(7e-9));
@@ -193,8 +191,7 @@ TEST_CASE("summary text and JSON", "[tcp_duration]") {
   CHECK(text.find("       512 -> 1023       : 1        |") != std::string::npos);
   CHECK(text.find("Table: 4 opened (0 SYN retransmits), 2 closed by FIN, 1 by RST,\n"
                   "  1 still open at exit, 0 evicted, 0 replaced by a new SYN, 0 not inserted;\n"
-                  "  FIN/RST of unknown connections: 3/0; unparsed packets: 0; events lost: 0\n") !=
-        std::string::npos);
+                  "  FIN/RST of unknown connections: 3/0; unparsed packets: 0; events lost: 0\n") != std::string::npos);
   CHECK(summary_text({}, false, nullptr) == "\nSummary: no finished connections.\n");
 
   std::string json = json_of([&](tracekit::JsonLine& j) { summary_json(ns, false, &t, j); });
@@ -210,6 +207,5 @@ TEST_CASE("summary text and JSON", "[tcp_duration]") {
 }
 
 TEST_CASE("to_ns rounds seconds to nanoseconds", "[tcp_duration]") {
-  CHECK(to_ns({0.244123127, 0.0, -1.0, 10.108454423}) ==
-        std::vector<std::uint64_t>{244123127, 0, 0, 10108454423ULL});
+  CHECK(to_ns({0.244123127, 0.0, -1.0, 10.108454423}) == std::vector<std::uint64_t>{244123127, 0, 0, 10108454423ULL});
 }
