@@ -3,24 +3,29 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <type_traits>
 #include <utility>
 
 #include "util/error.h"
+#include "util/log.h"
 
 // libbpf 1.1's uapi header predates tcx (kernel 6.6).
 #ifndef BPF_TCX_INGRESS
@@ -55,12 +60,45 @@ bpf_tc_hook make_hook(int ifindex, bpf_tc_attach_point point) {
   return hook;
 }
 
-bpf_tc_opts make_filter_opts() {
+bpf_tc_opts make_filter_opts(std::uint32_t handle) {
   bpf_tc_opts opts{};
   opts.sz = sizeof(opts);
-  opts.handle = kTcFilterHandle;
+  opts.handle = handle;
   opts.priority = kTcFilterPriority;
   return opts;
+}
+
+// The owner lock of a slot: the file is created if needed and locked without waiting.
+// An empty fd when another process holds it (a live owner). The file may have been
+// unlinked by its previous owner between our open and our lock: then the lock we got
+// is on a dead inode, and we try again on the path's current file.
+UniqueFd take_lock(const std::string& path) {
+  for (int tries = 0; tries < 8; ++tries) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw Error("cannot create the lock file " + path + ": " + std::strerror(errno));
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) return UniqueFd();
+      throw Error("cannot lock " + path + ": " + std::strerror(errno));
+    }
+    struct stat by_fd {
+    }, by_path{};
+    if (::fstat(fd.get(), &by_fd) == 0 && ::stat(path.c_str(), &by_path) == 0 && by_fd.st_ino == by_path.st_ino &&
+        by_fd.st_dev == by_path.st_dev)
+      return fd;
+  }
+  throw Error("cannot lock " + path + ": it keeps being replaced");
+}
+
+void make_lock_dir(const std::string& dir) {
+  // /run/tracekit/tc: root-only directories (0700), parents first.
+  std::string partial;
+  for (size_t pos = 1; pos != std::string::npos;) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST)
+      throw Error("cannot create " + partial + ": " + std::strerror(errno),
+                  "clsact mode keeps its filter locks there; tcx mode needs none");
+  }
 }
 
 // Send one rtnetlink dump request for tc objects (`type` = RTM_GETTFILTER or
@@ -179,6 +217,11 @@ bool probe_tcx() {
 
 }  // namespace
 
+std::string tc_lock_dir() {
+  const char* env = std::getenv("TRACEKIT_TC_LOCK_DIR");
+  return env && *env ? env : "/run/tracekit/tc";
+}
+
 bool kernel_has_tcx() {
   static const bool has = probe_tcx();  // thread-safe one-time init
   return has;
@@ -194,6 +237,14 @@ TcAttacher::TcAttacher(std::string ifname) : ifname_(std::move(ifname)) {
   unsigned idx = ::if_nametoindex(ifname_.c_str());
   if (idx == 0) throw UsageError("no such interface: " + ifname_);
   ifindex_ = static_cast<int>(idx);
+  struct stat ns {};
+  if (::stat("/proc/thread-self/ns/net", &ns) == 0) netns_ = ns.st_ino;
+}
+
+std::string TcAttacher::lock_path(TcDirection dir, std::uint32_t handle) const {
+  char name[96];
+  std::snprintf(name, sizeof name, "/%lu-%d-%s-%x.lock", netns_, ifindex_, to_string(dir), handle);
+  return tc_lock_dir() + name;
 }
 
 TcAttacher::~TcAttacher() { detach_all(); }
@@ -201,6 +252,7 @@ TcAttacher::~TcAttacher() { detach_all(); }
 TcAttacher::TcAttacher(TcAttacher&& other) noexcept
     : ifname_(std::move(other.ifname_)),
       ifindex_(std::exchange(other.ifindex_, 0)),
+      netns_(other.netns_),
       attachments_(std::move(other.attachments_)),
       created_qdisc_(std::exchange(other.created_qdisc_, false)) {
   other.attachments_.clear();
@@ -211,6 +263,7 @@ TcAttacher& TcAttacher::operator=(TcAttacher&& other) noexcept {
     detach_all();
     ifname_ = std::move(other.ifname_);
     ifindex_ = std::exchange(other.ifindex_, 0);
+    netns_ = other.netns_;
     attachments_ = std::move(other.attachments_);
     other.attachments_.clear();
     created_qdisc_ = std::exchange(other.created_qdisc_, false);
@@ -268,22 +321,51 @@ void TcAttacher::attach_clsact(int prog_fd, TcDirection dir) {
                 "use tcx mode, or remove it: tc qdisc del dev " + ifname_ + " ingress");
   }
 
-  bpf_tc_opts opts = make_filter_opts();
+  // Take the first free slot; on the way, remove the filters of slots whose owner is
+  // gone (a killed run): their lock is free but their filter is still there.
+  make_lock_dir(tc_lock_dir());
+  Attachment mine{dir, TcMode::Clsact, UniqueFd(), 0, {}};
+  for (std::uint32_t handle = kTcFilterHandle; handle < kTcFilterHandle + kTcFilterSlots; ++handle) {
+    const std::string path = lock_path(dir, handle);
+    UniqueFd lock = take_lock(path);
+    if (!lock) continue;  // a live tracer owns this slot
+    bpf_tc_opts probe = make_filter_opts(handle);
+    if (bpf_tc_query(&hook, &probe) == 0) {
+      bpf_tc_opts stale = make_filter_opts(handle);
+      if (bpf_tc_detach(&hook, &stale) == 0)
+        spdlog::info("{} {}: removed the filter (handle {:#x}) of a run that is gone", ifname_, to_string(dir), handle);
+    }
+    if (mine.lock_path.empty()) {
+      mine.handle = handle;
+      mine.lock_path = path;
+      mine.link = std::move(lock);
+    } else {
+      ::unlink(path.c_str());  // not ours to keep: release it as we found it, but empty
+    }
+  }
+  if (mine.lock_path.empty()) {
+    if (created_qdisc_ && attachments_.empty()) maybe_destroy_qdisc();
+    throw Error(what + "all " + std::to_string(kTcFilterSlots) + " filter slots are taken by running tracers",
+                "use tcx mode");
+  }
+
+  bpf_tc_opts opts = make_filter_opts(mine.handle);
   opts.prog_fd = prog_fd;
-  opts.flags = BPF_TC_F_REPLACE;  // replace a leftover of a killed run, never duplicate
-  err = bpf_tc_attach(&hook, &opts);
+  err = bpf_tc_attach(&hook, &opts);  // no BPF_TC_F_REPLACE: the slot is ours and empty
   if (err < 0) {
     std::string msg = what + errno_text(err);
+    ::unlink(mine.lock_path.c_str());
     // Do not leave an empty qdisc we created ourselves behind.
     if (created_qdisc_ && attachments_.empty()) maybe_destroy_qdisc();
     throw Error(msg);
   }
-  attachments_.push_back(Attachment{dir, TcMode::Clsact, UniqueFd()});
+  spdlog::debug("{} {}: clsact filter pref {} handle {:#x}", ifname_, to_string(dir), kTcFilterPriority, mine.handle);
+  attachments_.push_back(std::move(mine));
 }
 
-void TcAttacher::detach_clsact(TcDirection dir) noexcept {
-  bpf_tc_hook hook = make_hook(ifindex_, tc_attach_point(dir));
-  bpf_tc_opts opts = make_filter_opts();  // prog_fd/prog_id/flags must be 0 for detach
+void TcAttacher::detach_clsact(Attachment& a) noexcept {
+  bpf_tc_hook hook = make_hook(ifindex_, tc_attach_point(a.dir));
+  bpf_tc_opts opts = make_filter_opts(a.handle);  // prog_fd/prog_id/flags must be 0 for detach
   // ENOENT (someone removed it) / ENODEV (interface gone) / EINVAL (qdisc gone): fine.
   (void)bpf_tc_detach(&hook, &opts);
 }
@@ -307,8 +389,11 @@ void TcAttacher::detach_all() noexcept {
   for (auto& a : attachments_) {
     if (a.mode == TcMode::Tcx) {
       a.link.reset();  // closing the link fd detaches (or is a no-op if the dev is gone)
-    } else if (present) {
-      detach_clsact(a.dir);
+    } else {
+      if (present) detach_clsact(a);
+      // Unlinked while still held, so that nobody can lock this inode afterwards.
+      if (!a.lock_path.empty()) ::unlink(a.lock_path.c_str());
+      a.link.reset();
     }
   }
   attachments_.clear();

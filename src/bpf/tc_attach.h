@@ -9,22 +9,24 @@
 //
 //  * clsact (any kernel with BPF): a cls_bpf direct-action filter on the clsact
 //    qdisc, via libbpf's bpf_tc_hook_create / bpf_tc_attach. Such a filter is NOT
-//    owned by the process, so to make a crashed/SIGKILLed run recoverable every
-//    filter we install uses the FIXED identity
+//    owned by the process: it stays when the process dies. So every filter we install
+//    has priority kTcFilterPriority (shown by `tc filter show` as "pref 1985") and a
+//    handle from our range kTcFilterHandle .. kTcFilterHandle + kTcFilterSlots - 1, one
+//    slot per tracer instance, and its owner holds a lock for as long as it runs:
 //
-//        handle   = kTcFilterHandle   (0x7c1)
-//        priority = kTcFilterPriority (0x7c1, shown by `tc filter show` as "pref 1985")
+//        /run/tracekit/tc/<netns inode>-<ifindex>-<ingress|egress>-<handle>.lock
 //
-//    and is installed with BPF_TC_F_REPLACE: a later run replaces a leftover filter
-//    instead of adding a duplicate. Any filter with that (handle, priority) on the
-//    clsact hooks is considered to be tracekit's.
-//    Detaching removes only our (handle, priority) filters. The clsact qdisc is
-//    destroyed only if this object created it (bpf_tc_hook_create did not report
-//    EEXIST) AND no filter at all is left on either of its hooks; a qdisc that
-//    existed before us, or that someone else has put a filter on, is left alone.
-//    Consequences of the fixed identity: two tracekit processes in clsact mode on
-//    the same interface+direction share one filter slot (the later one replaces the
-//    earlier one's program); use tcx (no such limit) for concurrent tools.
+//    (flock, released by the kernel when the owner dies, even on SIGKILL). Attaching
+//    takes the first slot whose lock it can get. Any number of tracers (the same tool
+//    or others, tcx or clsact) thus share an interface, each with its own filter; our
+//    programs return TC_ACT_UNSPEC, so every filter of the priority sees every packet.
+//    A filter in one of our slots whose lock nobody holds was left by a run that was
+//    killed: attaching removes it. A filter whose owner is alive is never touched, and
+//    neither is any filter outside our priority and handles (foreign filters).
+//    Detaching removes only this object's filters. The clsact qdisc is destroyed only
+//    if this object created it (bpf_tc_hook_create did not report EEXIST) AND no filter
+//    at all is left on either of its hooks; a qdisc that existed before us, or that
+//    someone else (another tracer included) has a filter on, is left alone.
 //    A legacy "ingress" qdisc (tc qdisc add dev X ingress) occupies the clsact slot:
 //    ingress attaches to it fine, egress is refused with an Error (the kernel would
 //    otherwise silently put the "egress" filter on the ingress hook).
@@ -49,8 +51,11 @@
 namespace tracekit {
 
 // Fixed identity of the clsact filters we install (see above).
-inline constexpr std::uint32_t kTcFilterHandle = 0x7c1;
+inline constexpr std::uint32_t kTcFilterHandle = 0x7c1;  // the first slot
+inline constexpr std::uint32_t kTcFilterSlots = 64;
 inline constexpr std::uint32_t kTcFilterPriority = 0x7c1;
+// Where the owner locks live (TRACEKIT_TC_LOCK_DIR overrides it, for tests).
+std::string tc_lock_dir();
 
 // Whether the running kernel supports tcx attachment. Probed once (side-effect free:
 // BPF_PROG_QUERY with BPF_TCX_INGRESS on the loopback device: EINVAL means the
@@ -97,17 +102,21 @@ class TcAttacher {
  private:
   struct Attachment {
     TcDirection dir;
-    TcMode mode;    // Tcx or Clsact (never Auto)
-    UniqueFd link;  // tcx: the link fd; clsact: empty
+    TcMode mode;               // Tcx or Clsact (never Auto)
+    UniqueFd link;             // tcx: the link fd; clsact: the slot's owner lock
+    std::uint32_t handle = 0;  // clsact: the filter's handle (slot)
+    std::string lock_path;     // clsact: the lock file
   };
 
   void attach_tcx(int prog_fd, TcDirection dir);
   void attach_clsact(int prog_fd, TcDirection dir);
-  void detach_clsact(TcDirection dir) noexcept;
+  void detach_clsact(Attachment& a) noexcept;
+  std::string lock_path(TcDirection dir, std::uint32_t handle) const;
   void maybe_destroy_qdisc() noexcept;
 
   std::string ifname_;
   int ifindex_ = 0;
+  unsigned long netns_ = 0;  // inode of the network namespace the interface is in
   std::vector<Attachment> attachments_;
   bool created_qdisc_ = false;  // we created the clsact qdisc (clsact mode)
 };

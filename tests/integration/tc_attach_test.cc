@@ -132,6 +132,15 @@ Progs& progs() {
 
 const char* dir_word(TcDirection d) { return d == TcDirection::Ingress ? "ingress" : "egress"; }
 
+// A `tc filter show` line of one of our filters: pref 1985 and a handle among our slots.
+bool is_our_filter_line(const std::string& line) {
+  if (line.find(" pref 1985 ") == std::string::npos) return false;
+  auto pos = line.find(" handle 0x");
+  if (pos == std::string::npos) return false;
+  unsigned long h = std::strtoul(line.c_str() + pos + 10, nullptr, 16);
+  return h >= 0x7c1 && h < 0x7c1 + 64;
+}
+
 // Lines of `tc filter show dev X ingress|egress` describing a concrete filter
 // (those carrying a handle). `ours` restricts to our fixed handle+pref.
 int tc_filter_count(const std::string& dev, TcDirection d, bool ours) {
@@ -141,8 +150,7 @@ int tc_filter_count(const std::string& dev, TcDirection d, bool ours) {
   int n = 0;
   while (std::getline(in, line)) {
     if (line.rfind("filter ", 0) != 0 || line.find(" handle ") == std::string::npos) continue;
-    if (ours && (line.find(" pref 1985 ") == std::string::npos || line.find(" handle 0x7c1 ") == std::string::npos))
-      continue;
+    if (ours && !is_our_filter_line(line)) continue;
     ++n;
   }
   return n;

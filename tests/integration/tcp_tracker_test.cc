@@ -24,6 +24,7 @@
 
 #include "bpf/map_reader.h"
 #include "bpf/tc_attach.h"
+#include "faults.h"
 #include "harness.h"
 #include "jsonl.h"
 #include "netns.h"
@@ -713,4 +714,110 @@ TEST_CASE("tcp_tracker: one report over 100,000 flows in the running tool", "[tc
   CHECK(tool->out().find("(5 of ") != std::string::npos);
   WARN("running tool: read " << ms << " ms for 100000 flows with " << calls << " bpf() calls (" << how
                              << "), whole report " << report_ms << " ms");
+}
+
+// ---- sharing an interface, and loopback --------------------------------------------
+
+namespace {
+
+// 7 transfers of known sizes (IPv4 and IPv6) to the server at port; client ports.
+std::vector<uint16_t> phase(const TestNet& net, uint16_t port, int n, int seed) {
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < n; ++i) {
+    auto t = testnet::tcp_transfer(i % 2 ? net.peer_ip6() : net.peer_ip4(), port, 1000 + 331 * (i + seed), 77 + i);
+    INFO(t.error);
+    REQUIRE(t.ok);
+    ports.push_back(t.local_port);
+  }
+  return ports;
+}
+
+std::unique_ptr<ToolProcess> start_duration(const TestNet& net, const std::string& out) {
+  auto p = std::make_unique<ToolProcess>(std::vector<std::string>{
+      harness::tool_path("tcp_duration"), net.host_if(), "--attach", "clsact", "--json", "-o", out, "--no-plot"});
+  bool attached = p->wait_for_stderr_line("Attached", 60);
+  INFO(p->err());
+  REQUIRE(attached);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("tcp_tracker: tracers share an interface, clsact and tcx, each counting every packet",
+          "[tcp_tracker][attach][share]") {
+  TestNet net("sh");
+  const uint16_t port = 5401;
+  testnet::TcpServer server(net.ns(), port);
+  const std::string dev = net.host_if();
+  auto ours = [&](const char* d) { return testnet::tc_filter_count(dev, d, true); };
+  faults::TempDir dir("share");
+  // Two tcp_trackers and a tcp_duration in clsact mode, a tcp_tracker in tcx mode.
+  auto a = start_tool({dev, "--attach", "clsact", "--json", "-i", "60"});
+  auto b = start_tool({dev, "--attach", "clsact", "--json", "-i", "60"});
+  auto d = start_duration(net, dir.file("d.json"));
+  auto x = start_tool({dev, "--attach", "tcx", "--json", "-i", "60"});
+  for (const char* dr : {"ingress", "egress"}) CHECK(ours(dr) == 3);  // one slot each
+
+  testnet::Capture cap1(dev, "tcp port 5401");
+  phase(net, port, 7, 0);
+  auto truth1 = capture_flows(cap1.stop());
+  // b stops: the others keep counting, and only b's filters went away.
+  b->signal(SIGINT);
+  REQUIRE(b->wait_exit(20) == 0);
+  for (const char* dr : {"ingress", "egress"}) CHECK(ours(dr) == 2);
+  CHECK(testnet::has_clsact(dev));
+  compare(json_flows(b->out(), true), truth1, true);
+
+  testnet::Capture cap2(dev, "tcp port 5401");
+  phase(net, port, 5, 100);
+  auto truth2 = capture_flows(cap2.stop());
+  // a dies by SIGKILL: its filters stay; the next start removes exactly those.
+  a->signal(SIGKILL);
+  CHECK(a->wait_exit(10) == 128 + SIGKILL);
+  for (const char* dr : {"ingress", "egress"}) CHECK(ours(dr) == 2);
+  auto c = start_tool({dev, "--attach", "clsact", "--json", "-i", "60"});
+  CHECK(c->err().find("removed the filter") != std::string::npos);
+  for (const char* dr : {"ingress", "egress"}) CHECK(ours(dr) == 2);  // d's and c's
+
+  testnet::Capture cap3(dev, "tcp port 5401");
+  phase(net, port, 3, 200);
+  auto truth3 = capture_flows(cap3.stop());
+  for (auto* p : {c.get(), x.get(), d.get()}) p->signal(SIGINT);
+  REQUIRE(c->wait_exit(20) == 0);
+  REQUIRE(x->wait_exit(20) == 0);
+  REQUIRE(d->wait_exit(20) == 0);
+  compare(json_flows(c->out(), true), truth3, true);
+  auto all = truth1;
+  for (const auto* t : {&truth2, &truth3})
+    for (const auto& [k, v] : *t) all[k] = v;
+  compare(json_flows(x->out(), true), all, true);  // tcx, there all along
+  auto conns = harness::of_type(harness::json_lines(d->out(), "tcp_duration"), "connection");
+  CHECK(conns.size() == 7 + 5 + 3);
+  for (const char* dr : {"ingress", "egress"}) CHECK(ours(dr) == 0);
+  // The qdisc stays: a, which created it, was killed, and the others found it there.
+  CHECK(testnet::has_clsact(dev));
+}
+
+TEST_CASE("tcp_tracker lo: each packet once, both directions, equal to tcpdump", "[tcp_tracker][loopback]") {
+  TestNet net("lo");
+  const uint16_t port = 5402;
+  testnet::TcpServer server(net.ns(), port);
+  REQUIRE(net.ns_sh("ip link set lo up").rc == 0);
+  ToolProcess tool({"/bin/sh", "-c",
+                    "exec ip netns exec " + net.ns() + " " + harness::tool_path("tcp_tracker") + " lo --json -i 60"});
+  REQUIRE(tool.wait_for_stderr_line("Attached", 60));
+  CHECK(tool.err().find("lo is a loopback device: hooking ingress only") != std::string::npos);
+  testnet::Capture cap("lo", "tcp port 5402", 96, "", net.ns());
+  for (int i = 0; i < 5; ++i) {
+    const std::string addr = i % 2 ? "::1" : "127.0.0.1";
+    const uint64_t send = 100000 + 7919 * i;
+    CHECK(testnet::run_in_netns(net.ns(), [&] { return testnet::tcp_transfer(addr, port, send, 29 + i).ok ? 0 : 1; }) ==
+          0);
+  }
+  auto truth = capture_flows(cap.stop());
+  CHECK(cap.dropped_by_kernel() == 0);
+  tool.signal(SIGINT);
+  REQUIRE(tool.wait_exit(20) == 0);
+  REQUIRE(truth.size() == 10);  // both directions of 5 connections
+  compare(json_flows(tool.out(), true), truth, true);
 }

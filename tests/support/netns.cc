@@ -551,6 +551,15 @@ std::optional<TcpFrame> parse_tcp_frame(const PcapPacket& p) {
 
 // ---- tc state ----------------------------------------------------------------------------
 
+// A `tc filter show` line of one of our filters: pref 1985 and a handle among our slots.
+static bool is_our_filter_line(const std::string& line) {
+  if (line.find(" pref 1985 ") == std::string::npos) return false;
+  auto pos = line.find(" handle 0x");
+  if (pos == std::string::npos) return false;
+  unsigned long h = std::strtoul(line.c_str() + pos + 10, nullptr, 16);
+  return h >= 0x7c1 && h < 0x7c1 + 64;
+}
+
 int tc_filter_count(const std::string& dev, const std::string& direction, bool ours_only, const std::string& ns) {
   std::string cmd = "tc filter show dev " + dev + " " + direction;
   if (!ns.empty()) cmd = "ip netns exec " + ns + " " + cmd;
@@ -560,9 +569,7 @@ int tc_filter_count(const std::string& dev, const std::string& direction, bool o
   int n = 0;
   while (std::getline(in, line)) {
     if (line.rfind("filter ", 0) != 0 || line.find(" handle ") == std::string::npos) continue;
-    if (ours_only &&
-        (line.find(" pref 1985 ") == std::string::npos || line.find(" handle 0x7c1 ") == std::string::npos))
-      continue;
+    if (ours_only && !is_our_filter_line(line)) continue;
     ++n;
   }
   return n;
