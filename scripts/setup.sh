@@ -12,7 +12,8 @@ arch=$(dpkg --print-architecture)
 packages=(
   build-essential cmake pkg-config
   libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev
-  libcxxopts-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libmnl-dev catch2 clang-format
+  libcxxopts-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libmnl-dev libcap-dev catch2 clang-format
+  libcap2-bin
   "linux-headers-$arch"
   libplplot-dev plplot-driver-cairo
   iproute2 tcpdump ethtool procps file util-linux

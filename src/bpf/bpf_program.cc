@@ -55,7 +55,7 @@ BpfProgram::~BpfProgram() {
 }
 
 void BpfProgram::preflight(const LoadOptions& options) {
-  require_privileges(options.net_admin);
+  require_privileges(options.net_admin, options.tracing);
   if (options.tracing) ensure_tracefs();
   preflight_done_ = true;
 }

@@ -98,6 +98,12 @@ class TcAttacher {
   const std::string& ifname() const { return ifname_; }
   int ifindex() const { return ifindex_; }
   bool attached() const { return !attachments_.empty(); }
+  // Some attachment is a clsact filter (removing it needs CAP_NET_ADMIN).
+  bool uses_clsact() const {
+    for (const auto& a : attachments_)
+      if (a.mode == TcMode::Clsact) return true;
+    return false;
+  }
 
  private:
   struct Attachment {

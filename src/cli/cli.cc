@@ -24,7 +24,9 @@ Cli::Cli(ToolInfo info) : info_(std::move(info)), options_(info_.name, info_.sum
     ("T,timestamp", "text: start each line with the time (HH:MM:SS)")
     ("v,verbose", "debug logs on stderr, including bcc's own messages")
     ("kernel-headers", "kernel header tree for bcc (default: automatic)",
-       cxxopts::value<std::string>(), "DIR");
+       cxxopts::value<std::string>(), "DIR")
+    ("user", "started as root: become this user once attached (capabilities are dropped either way)",
+       cxxopts::value<std::string>(), "NAME");
   // clang-format on
   std::vector<std::string> positional;
   std::string positional_help;
@@ -103,6 +105,10 @@ std::optional<cxxopts::ParseResult> Cli::parse(int argc, char** argv) {
   if (result.count("kernel-headers")) {
     c.kernel_headers = result["kernel-headers"].as<std::string>();
     if (c.kernel_headers.empty()) throw UsageError("--kernel-headers needs a directory");
+  }
+  if (result.count("user")) {
+    c.user = result["user"].as<std::string>();
+    if (c.user.empty()) throw UsageError("--user needs a user name");
   }
   if (info_.tc) {
     if (result.count("iface")) {

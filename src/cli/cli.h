@@ -2,7 +2,7 @@
 // is (ToolInfo), plus the tool's own.
 //
 // Every tool:       -h/--help, --version, -d/--duration, -j/--json, -T/--timestamp,
-//                   -v/--verbose, --kernel-headers
+//                   -v/--verbose, --kernel-headers, --user
 // Interval tools:   -i/--interval, -c/--count and the positionals [interval [count]]
 // TC tools:         IFACE (first positional), --attach, --direction
 // Event buffers:    --buffer ring|perf, --wakeup batch|each
@@ -40,6 +40,7 @@ struct CommonOptions {
   bool timestamps = false;  // -T
   bool verbose = false;
   std::string kernel_headers;  // empty = automatic
+  std::string user;            // --user: switch to this user after attaching
   // Interval tools.
   double interval = 0;
   long count = 0;  // 0 = no limit

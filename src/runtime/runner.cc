@@ -17,6 +17,7 @@
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/log.h"
+#include "util/privileges.h"
 #include "util/signals.h"
 
 namespace tracekit {
@@ -90,6 +91,8 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   Plan plan;
   tool.configure(r, common, plan);
 
+  std::optional<RunAs> run_as;
+  if (!common.user.empty()) run_as = parse_run_as(common.user);  // unknown user: exit 2 now
   Runtime rt(info.name, common);
   rt.base_sink_ = make_sink(common.json, info.name);
   rt.sink_ = rt.base_sink_.get();
@@ -178,6 +181,15 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   for (const auto& w : where) joined += (joined.empty() ? "" : ", ") + w;
   std::string buffer = plan.events_map.empty() ? "" : std::string(" (") + to_string(common.buffer) + " buffer)";
   spdlog::info("Attached to {}: {}{}. Hit Ctrl-C to end.", joined, plan.doing, buffer);
+
+  // Least privilege from here on: only what the way out needs (util/privileges.h).
+  if (any_syscall && mode == ProbeMode::Kprobe) {
+    spdlog::debug("kprobes attached: capabilities kept (detaching writes to tracefs)");
+  } else {
+    std::vector<int> keep;
+    if (tc && tc->uses_clsact()) keep.push_back(CAP_NET_ADMIN);  // to remove the filters at the end
+    drop_privileges(keep, run_as ? &*run_as : nullptr);
+  }
 
   rt.clock_ = std::make_unique<RunClock>(common.duration);
   const RunClock& clock = *rt.clock_;

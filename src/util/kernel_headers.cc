@@ -1,5 +1,8 @@
 #include "util/kernel_headers.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -91,14 +94,33 @@ void merge_tree(const fs::path& dst, const std::vector<fs::path>& srcs, int dept
   }
 }
 
-fs::path assemble(const Pair& pair, const fs::path& cache_root) {
-  fs::path dest = cache_root / pair.version;
-  std::string stamp = pair.arch.string() + "\n" + pair.common.string() + "\n";
-  {
+// Where a process that is not root assembles its tree: the service's runtime directory
+// (systemd's RuntimeDirectory=), $XDG_RUNTIME_DIR, or /tmp/tracekit-<uid>, made 0700
+// and checked to be the user's own (not a directory or link someone else planted).
+fs::path user_cache_root() {
+  for (const char* var : {"RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"})
+    if (const char* d = std::getenv(var); d && *d) return fs::path(d) / "tracekit-kernel-headers";
+  fs::path dir = "/tmp/tracekit-" + std::to_string(::geteuid());
+  ::mkdir(dir.c_str(), 0700);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077))
+    throw Error("cannot use " + dir.string() + " for kernel headers: not a private directory of this user");
+  return dir / "kernel-headers";
+}
+
+fs::path assemble(const Pair& pair, fs::path cache_root) {
+  const std::string stamp = pair.arch.string() + "\n" + pair.common.string() + "\n";
+  auto ready = [&](const fs::path& dest) {
     std::ifstream in(dest / ".tracekit-sources");
     std::string have((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (have == stamp && is_complete_header_tree(dest.string())) return dest;
+    return have == stamp && is_complete_header_tree(dest.string());
+  };
+  if (ready(cache_root / pair.version)) return cache_root / pair.version;  // made by root earlier: use it
+  if (::geteuid() != 0) {
+    cache_root = user_cache_root();
+    if (ready(cache_root / pair.version)) return cache_root / pair.version;
   }
+  fs::path dest = cache_root / pair.version;
   std::error_code ec;
   fs::create_directories(cache_root, ec);
   if (ec) throw Error("cannot create " + cache_root.string() + ": " + ec.message());

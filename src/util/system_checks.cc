@@ -2,6 +2,10 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <vector>
 
 #include <cerrno>
 #include <cstring>
@@ -10,40 +14,34 @@
 
 #include "util/error.h"
 #include "util/log.h"
+#include "util/privileges.h"
 
 namespace tracekit {
 namespace {
-
-constexpr int kCapNetAdmin = 12;
-constexpr int kCapSysAdmin = 21;
-constexpr int kCapPerfmon = 38;
-constexpr int kCapBpf = 39;
 
 bool path_exists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
 }
 
-bool has(uint64_t caps, int cap) { return (caps >> cap) & 1U; }
-
 }  // namespace
 
-uint64_t effective_capabilities() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("CapEff:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+void require_privileges(bool net_admin, bool tracing) {
+  std::vector<CapNeed> needs = {{CAP_BPF, "to load BPF programs and create maps"}};
+  if (tracing) needs.push_back({CAP_PERFMON, "to attach to tracepoints"});
+  if (net_admin) {
+    needs.push_back({CAP_NET_ADMIN, "to attach to an interface's TC hooks"});
+    needs.push_back({CAP_PERFMON, "for the verifier to accept a classifier's packet pointer arithmetic"});
   }
-  return 0;
-}
-
-void require_privileges(bool net_admin) {
-  uint64_t caps = effective_capabilities();
-  bool bpf_ok = has(caps, kCapSysAdmin) || (has(caps, kCapBpf) && has(caps, kCapPerfmon));
-  bool net_ok = !net_admin || has(caps, kCapNetAdmin);
-  if (bpf_ok && net_ok) return;
-  std::string need = net_admin ? "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN" : "CAP_BPF and CAP_PERFMON";
-  throw Error("this tool needs root (" + need + "); run it with sudo");
+  require_capabilities(needs);
+  if (tracing && ::access(kTracefs, R_OK | X_OK) != 0 && errno == EACCES && !has_capability(CAP_DAC_READ_SEARCH)) {
+    struct stat st {};
+    ::stat(kTracefs, &st);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    throw Error(std::string("needs CAP_DAC_READ_SEARCH to read tracefs (") + kTracefs + " is " + mode + ")",
+                "run it as root, or grant the capabilities listed in its doc (\"Running without root\")");
+  }
 }
 
 void ensure_tracefs() {

@@ -8,12 +8,10 @@ namespace tracekit {
 
 inline constexpr const char* kTracefs = "/sys/kernel/tracing";
 
-// Effective capabilities of this process (bit n = capability n), from /proc/self/status.
-uint64_t effective_capabilities();
-
-// Throws Error("... needs root ...") unless we hold CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN),
-// and CAP_NET_ADMIN when `net_admin` is set (TC tools).
-void require_privileges(bool net_admin);
+// Throws Error("needs CAP_X to ...") for the first capability the tool lacks (see
+// util/privileges.h): CAP_BPF; tracing: CAP_PERFMON, and CAP_DAC_READ_SEARCH when
+// tracefs is not readable; net_admin (TC tools): CAP_NET_ADMIN and CAP_PERFMON.
+void require_privileges(bool net_admin, bool tracing);
 
 // Mounts tracefs at /sys/kernel/tracing when it is empty. Throws Error when that fails.
 void ensure_tracefs();

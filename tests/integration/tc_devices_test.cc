@@ -97,8 +97,8 @@ int open_tun(const char* name) {
 TEST_CASE("TC tools on a TUN device: packets from the IP header, counts equal what was written and read",
           "[tc][tun][tcp_tracker]") {
   TestNet net("tu");
-  auto setup = net.ns_sh(std::string("ip tuntap add dev ") + kTun + " mode tun && ip addr add " + kLocal +
-                         "/24 dev " + kTun + " && ip link set " + kTun + " up");
+  auto setup = net.ns_sh(std::string("ip tuntap add dev ") + kTun + " mode tun && ip addr add " + kLocal + "/24 dev " +
+                         kTun + " && ip link set " + kTun + " up");
   INFO(setup.out);
   REQUIRE(setup.rc == 0);
   faults::TempDir dir("tun");
@@ -110,65 +110,68 @@ TEST_CASE("TC tools on a TUN device: packets from the IP header, counts equal wh
   REQUIRE(far >= 0);
   if (far == 0) {
     ::close(go[1]);
-    int rc = testnet::run_in_netns(net.ns(), [&] {
-      int tun = open_tun(kTun);
-      if (tun < 0) return 10;
-      char c;
-      if (::read(go[0], &c, 1) != 1) return 11;  // the tool is attached
-      // 1. Three packets written in (ingress), a flow nobody listens to; the TCP layer
-      //    answers them with RSTs (egress), which are read back below.
-      size_t in_bytes = 0;
-      for (size_t payload : {0, 100, 1000}) {
-        auto p = tcp_packet(kFar, kLocal, 7000, 7001, 0x18 /* PSH|ACK */, 1, 1, payload);
-        if (::write(tun, p.data(), p.size()) != static_cast<ssize_t>(p.size())) return 12;
-        in_bytes += p.size();
-      }
-      // 2. A real connect from a socket in the netns: its SYN goes out of the tun, the
-      //    test answers with RST|ACK, the connect is refused.
-      int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-      sockaddr_in to{};
-      to.sin_family = AF_INET;
-      to.sin_port = htons(80);
-      inet_pton(AF_INET, kFar, &to.sin_addr);
-      ::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to);
-      size_t out_bytes = 0, out_packets = 0, syn_len = 0, rsts = 0;
-      uint16_t lport = 0;
-      uint8_t buf[2048];
-      for (int i = 0; i < 200 && (syn_len == 0 || rsts < 3); ++i) {
-        pollfd pfd{tun, POLLIN, 0};
-        if (::poll(&pfd, 1, 50) <= 0) continue;
-        ssize_t n = ::read(tun, buf, sizeof buf);
-        if (n < 40 || (buf[0] >> 4) != 4 || buf[9] != 6) continue;  // not IPv4 TCP (e.g. IPv6 RS)
-        ++out_packets;
-        out_bytes += static_cast<size_t>(n);
-        const uint8_t* t = buf + (buf[0] & 0xf) * 4;
-        if ((t[13] & 0x02) && !syn_len) {
-          syn_len = static_cast<size_t>(n);
-          lport = static_cast<uint16_t>(t[0] << 8 | t[1]);
-          uint32_t seq = static_cast<uint32_t>(t[4] << 24 | t[5] << 16 | t[6] << 8 | t[7]);
-          auto rst = tcp_packet(kFar, kLocal, 80, lport, 0x14 /* RST|ACK */, 0, seq + 1, 0);
-          if (::write(tun, rst.data(), rst.size()) != static_cast<ssize_t>(rst.size())) return 13;
-          in_bytes += rst.size();
-        } else if (t[13] & 0x04) {
-          ++rsts;
-        }
-      }
-      pollfd pfd{s, POLLOUT, 0};
-      ::poll(&pfd, 1, 1000);
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
-      std::ofstream(result) << lport << " " << syn_len << " " << rsts << " " << out_packets << " " << out_bytes << " "
-                            << in_bytes << " " << err << "\n";
-      ::usleep(300 * 1000);
-      return 0;
-    }, 30);
+    int rc = testnet::run_in_netns(
+        net.ns(),
+        [&] {
+          int tun = open_tun(kTun);
+          if (tun < 0) return 10;
+          char c;
+          if (::read(go[0], &c, 1) != 1) return 11;  // the tool is attached
+          // 1. Three packets written in (ingress), a flow nobody listens to; the TCP layer
+          //    answers them with RSTs (egress), which are read back below.
+          size_t in_bytes = 0;
+          for (size_t payload : {0, 100, 1000}) {
+            auto p = tcp_packet(kFar, kLocal, 7000, 7001, 0x18 /* PSH|ACK */, 1, 1, payload);
+            if (::write(tun, p.data(), p.size()) != static_cast<ssize_t>(p.size())) return 12;
+            in_bytes += p.size();
+          }
+          // 2. A real connect from a socket in the netns: its SYN goes out of the tun, the
+          //    test answers with RST|ACK, the connect is refused.
+          int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+          sockaddr_in to{};
+          to.sin_family = AF_INET;
+          to.sin_port = htons(80);
+          inet_pton(AF_INET, kFar, &to.sin_addr);
+          ::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to);
+          size_t out_bytes = 0, out_packets = 0, syn_len = 0, rsts = 0;
+          uint16_t lport = 0;
+          uint8_t buf[2048];
+          for (int i = 0; i < 200 && (syn_len == 0 || rsts < 3); ++i) {
+            pollfd pfd{tun, POLLIN, 0};
+            if (::poll(&pfd, 1, 50) <= 0) continue;
+            ssize_t n = ::read(tun, buf, sizeof buf);
+            if (n < 40 || (buf[0] >> 4) != 4 || buf[9] != 6) continue;  // not IPv4 TCP (e.g. IPv6 RS)
+            ++out_packets;
+            out_bytes += static_cast<size_t>(n);
+            const uint8_t* t = buf + (buf[0] & 0xf) * 4;
+            if ((t[13] & 0x02) && !syn_len) {
+              syn_len = static_cast<size_t>(n);
+              lport = static_cast<uint16_t>(t[0] << 8 | t[1]);
+              uint32_t seq = static_cast<uint32_t>(t[4] << 24 | t[5] << 16 | t[6] << 8 | t[7]);
+              auto rst = tcp_packet(kFar, kLocal, 80, lport, 0x14 /* RST|ACK */, 0, seq + 1, 0);
+              if (::write(tun, rst.data(), rst.size()) != static_cast<ssize_t>(rst.size())) return 13;
+              in_bytes += rst.size();
+            } else if (t[13] & 0x04) {
+              ++rsts;
+            }
+          }
+          pollfd pfd{s, POLLOUT, 0};
+          ::poll(&pfd, 1, 1000);
+          int err = 0;
+          socklen_t len = sizeof err;
+          ::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+          std::ofstream(result) << lport << " " << syn_len << " " << rsts << " " << out_packets << " " << out_bytes
+                                << " " << in_bytes << " " << err << "\n";
+          ::usleep(300 * 1000);
+          return 0;
+        },
+        30);
     _exit(rc < 0 ? 99 : rc);
   }
   ::close(go[0]);
-  ToolProcess tool({"/bin/sh", "-c",
-                    "exec ip netns exec " + net.ns() + " " + harness::tool_path("tcp_tracker") + " " + kTun +
-                        " --json -i 60"});
+  ToolProcess tool(
+      {"/bin/sh", "-c",
+       "exec ip netns exec " + net.ns() + " " + harness::tool_path("tcp_tracker") + " " + kTun + " --json -i 60"});
   ToolProcess duration({"/bin/sh", "-c",
                         "exec ip netns exec " + net.ns() + " " + harness::tool_path("tcp_duration") + " " + kTun +
                             " --json --no-plot -o " + dir.file("d.json")});
@@ -246,8 +249,7 @@ TEST_CASE("TC tools refuse a device type they cannot parse", "[tc][tun]") {
                           60);
     INFO(r.out);
     CHECK(harness::lines(r.out).size() == 1);
-    CHECK(r.out.find(tool + ": error: cannot parse the packets of " + name + ": device type 512") !=
-          std::string::npos);
+    CHECK(r.out.find(tool + ": error: cannot parse the packets of " + name + ": device type 512") != std::string::npos);
   }
   auto rc = harness::run({"/bin/sh", "-c",
                           "ip netns exec " + net.ns() + " " + harness::tool_path("tcp_tracker") + " " + name +
