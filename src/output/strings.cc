@@ -71,64 +71,47 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-void append_escaped_form(std::string& out, std::string_view s) {
+namespace {
+
+// Calls f(bytes, valid) for each UTF-8 sequence of s, and for each byte that is not part
+// of a valid one (valid = false, one byte).
+template <class F>
+void for_each_sequence(std::string_view s, F&& f) {
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '\\') {
-      out += "\\\\";
-      ++i;
-      continue;
-    }
-    size_t n = c < 0x80 ? 1 : utf8_sequence_length(s, i);
-    if (n == 0) {
-      append_hex_byte(out, c);
-      ++i;
-      continue;
-    }
-    out.append(s.data() + i, n);
-    i += n;
+    const size_t n = c < 0x80 ? 1 : utf8_sequence_length(s, i);
+    f(s.substr(i, n ? n : 1), n != 0);
+    i += n ? n : 1;
   }
 }
 
+}  // namespace
+
+void append_escaped_form(std::string& out, std::string_view s) {
+  for_each_sequence(s, [&](std::string_view seq, bool valid) {
+    if (!valid)
+      append_hex_byte(out, static_cast<unsigned char>(seq[0]));
+    else if (seq == "\\")
+      out += "\\\\";
+    else
+      out += seq;
+  });
+}
+
 void append_text_safe(std::string& out, std::string_view s, bool escape_backslash) {
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      if (c == '\\' && escape_backslash) out += '\\';
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    if (c == '\n') {
-      out += "\\n";
-      ++i;
-      continue;
-    }
-    if (c == '\t') {
-      out += "\\t";
-      ++i;
-      continue;
-    }
-    size_t n = c < 0x80 ? 1 : utf8_sequence_length(s, i);
-    if (n == 0) {
-      append_hex_byte(out, c);
-      ++i;
-      continue;
-    }
-    const char32_t cp = decode(reinterpret_cast<const unsigned char*>(s.data()) + i, n);
-    if (terminal_control(cp)) {
-      if (cp < 0x80) {
-        append_hex_byte(out, static_cast<unsigned char>(cp));
-      } else {
-        out += "\\u{";
-        for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xf];
-        out += '}';
-      }
-    } else {
-      out.append(s.data() + i, n);
-    }
-    i += n;
-  }
+  for_each_sequence(s, [&](std::string_view seq, bool valid) {
+    const auto c = static_cast<unsigned char>(seq[0]);
+    if (!valid) return append_hex_byte(out, c);
+    if (c == '\\' && escape_backslash) return void(out += "\\\\");
+    if (c == '\n') return void(out += "\\n");
+    if (c == '\t') return void(out += "\\t");
+    const char32_t cp = decode(reinterpret_cast<const unsigned char*>(seq.data()), seq.size());
+    if (!terminal_control(cp)) return void(out += seq);
+    if (cp < 0x80) return append_hex_byte(out, c);
+    out += "\\u{";
+    for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xf];
+    out += '}';
+  });
 }
 
 std::string text_safe(std::string_view s) {
