@@ -1,6 +1,8 @@
 // See plot.h. PLplot keeps its state in a global stream: draw from one thread at a time.
 #include "plot.h"
 
+#include <fmt/format.h>
+
 #include <plplot.h>
 #include <unistd.h>
 
@@ -33,19 +35,13 @@ Unit pick_unit(double max_seconds) {
   return {"s", 1.0};
 }
 
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
+std::string number(double v) { return fmt::format("{:.4g}", v); }
 
 // A duration with its own unit, 3 digits: "32.1 µs", "405 ms", "1.00 s".
 std::string human_duration(double seconds) {
   const Unit u = pick_unit(seconds);
   const double v = seconds * u.per_second;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.*f %s", v >= 100 ? 0 : v >= 10 ? 1 : 2, v, u.name);
-  return buf;
+  return fmt::format("{:.{}f} {}", v, v >= 100 ? 0 : v >= 10 ? 1 : 2, u.name);
 }
 
 // 1-2-5 ticks (or decades, or every 1..9) between 10^lo and 10^hi.

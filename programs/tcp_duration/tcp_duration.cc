@@ -19,6 +19,7 @@
 #include "runtime/runner.h"
 #include "tcp_duration.h"
 #include "util/error.h"
+#include "util/fd.h"
 #include "util/format.h"
 #include "util/log.h"
 
@@ -39,10 +40,10 @@ using namespace tcp_duration;
 class OutputFile {
  public:
   explicit OutputFile(std::string path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    created_ = fd_ >= 0;
-    if (fd_ < 0 && errno == EEXIST) fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd_ < 0) throw Error("cannot write " + path_ + ": " + std::strerror(errno));
+    fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    created_ = static_cast<bool>(fd_);
+    if (!fd_ && errno == EEXIST) fd_.reset(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd_) throw Error("cannot write " + path_ + ": " + std::strerror(errno));
   }
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -51,18 +52,19 @@ class OutputFile {
       std::fclose(file_);
       return;
     }
-    ::close(fd_);
+    fd_.reset();
     if (created_) ::unlink(path_.c_str());
   }
   FILE* start() {
-    if (::ftruncate(fd_, 0) != 0 || !(file_ = ::fdopen(fd_, "w")))
+    if (::ftruncate(fd_.get(), 0) != 0 || !(file_ = ::fdopen(fd_.get(), "w")))
       throw Error("cannot write " + path_ + ": " + std::strerror(errno));
+    fd_.release();  // the FILE owns it now
     return file_;
   }
 
  private:
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;
   bool created_ = false;
   FILE* file_ = nullptr;
 };

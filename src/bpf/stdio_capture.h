@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "util/fd.h"
+
 namespace tracekit {
 
 class StdioCapture {
@@ -19,9 +21,9 @@ class StdioCapture {
   std::string finish();  // restores fds and returns the captured text
 
  private:
-  int saved_out_ = -1;
-  int saved_err_ = -1;
-  int file_ = -1;
+  UniqueFd saved_out_;
+  UniqueFd saved_err_;
+  UniqueFd file_;
 };
 
 }  // namespace tracekit

@@ -242,9 +242,7 @@ TcAttacher::TcAttacher(std::string ifname) : ifname_(std::move(ifname)) {
 }
 
 std::string TcAttacher::lock_path(TcDirection dir, std::uint32_t handle) const {
-  char name[96];
-  std::snprintf(name, sizeof name, "/%lu-%d-%s-%x.lock", netns_, ifindex_, to_string(dir), handle);
-  return tc_lock_dir() + name;
+  return tc_lock_dir() + fmt::format("/{}-{}-{}-{:x}.lock", netns_, ifindex_, to_string(dir), handle);
 }
 
 TcAttacher::~TcAttacher() { detach_all(); }

@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <iostream>
 
@@ -43,8 +45,7 @@ Cli::Cli(ToolInfo info) : info_(std::move(info)), options_(info_.name, info_.sum
     positional_help = "IFACE";
   }
   if (info_.kind == ToolKind::Interval) {
-    char def[32];
-    std::snprintf(def, sizeof def, "%g", info_.default_interval);
+    const std::string def = fmt::format("{}", info_.default_interval);
     // clang-format off
     options_.add_options("Common")
       ("i,interval", "seconds between reports", cxxopts::value<std::string>()->default_value(def), "SECONDS")

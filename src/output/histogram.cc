@@ -1,6 +1,8 @@
 // See histogram.h.
 #include "output/histogram.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -35,17 +37,12 @@ std::string format_log2_hist(const std::vector<std::uint64_t>& buckets, std::str
   const int star_width = wide ? 20 : 40;
 
   std::string out;
-  char line[256];
-  std::snprintf(line, sizeof line, "%*s%-*.*s : count    distribution\n", wide ? 15 : 5, "", wide ? 29 : 19,
-                static_cast<int>(unit.size()), unit.data());
-  out += line;
+  out += fmt::format("{:{}}{:<{}} : count    distribution\n", "", wide ? 15 : 5, unit, wide ? 29 : 19);
   for (int i = 0; i <= last; ++i) {
     unsigned long long low = i == 0 ? 0 : 1ULL << i;
     unsigned long long high = i == 63 ? ~0ULL : (1ULL << (i + 1)) - 1;
     const std::uint64_t n = buckets[static_cast<std::size_t>(i)];
-    std::snprintf(line, sizeof line, "%*llu -> %-*llu : %-8llu |", range_width, low, range_width, high,
-                  static_cast<unsigned long long>(n));
-    out += line;
+    out += fmt::format("{:>{}} -> {:<{}} : {:<8} |", low, range_width, high, range_width, n);
     // n <= largest always; scale in long double so huge counts cannot overflow.
     int stars = static_cast<int>(static_cast<long double>(n) * star_width / static_cast<long double>(largest));
     out.append(static_cast<std::size_t>(stars), '*');

@@ -1,5 +1,7 @@
 #include "util/format.h"
 
+#include <fmt/format.h>
+
 #include <sys/types.h>
 
 #include <cstdio>
@@ -25,9 +27,7 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
   gmtime_r(&tt, &tm);
   char buf[40];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
+  return fmt::format("{}.{:03}Z", buf, ms % 1000);
 }
 
 std::string human_bytes(uint64_t bytes) {
@@ -38,9 +38,7 @@ std::string human_bytes(uint64_t bytes) {
     v /= 1024.0;
     ++u;
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f %s", v, units[u]);
-  return buf;
+  return fmt::format("{:.2f} {}", v, units[u]);
 }
 
 }  // namespace tracekit

@@ -1,5 +1,7 @@
 #include "util/system_checks.h"
 
+#include <fmt/format.h>
+
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,9 +39,7 @@ void require_privileges(bool net_admin, bool tracing) {
   if (tracing && ::access(kTracefs, R_OK | X_OK) != 0 && errno == EACCES && !has_capability(CAP_DAC_READ_SEARCH)) {
     struct stat st {};
     ::stat(kTracefs, &st);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-    throw Error(std::string("needs CAP_DAC_READ_SEARCH to read tracefs (") + kTracefs + " is " + mode + ")",
+    throw Error(fmt::format("needs CAP_DAC_READ_SEARCH to read tracefs ({} is {:04o})", kTracefs, st.st_mode & 07777),
                 "run it as root, or grant the capabilities listed in its doc (\"Running without root\")");
   }
 }
