@@ -145,7 +145,7 @@ TEST_CASE("bad input: --kernel-headers pointing at junk -> one line naming the p
   }
 }
 
-TEST_CASE("bad input: non-root (uid 65534) -> exit 1, one line saying it needs root", "[bad_input]") {
+TEST_CASE("bad input: non-root (uid 65534) -> exit 1, one line naming the capability it needs", "[bad_input]") {
   // A directory nobody may write to, as the working directory: tcp_duration's default
   // output (statistics.dat) must not be what fails first.
   faults::TempDir dir("nonroot");
@@ -157,10 +157,10 @@ TEST_CASE("bad input: non-root (uid 65534) -> exit 1, one line saying it needs r
           "65534",        "--regid", "65534",    "--clear-groups",   harness::tool_path(tool)};
       if (is_tc_tool(tool)) a.push_back(test_iface());
       a.insert(a.end(), {"-d", "1"});
-      expect_one_line_failure(tool, a, {1, "needs root"});
+      expect_one_line_failure(tool, a, {1, "needs CAP_BPF to load BPF programs"});
     }
   }
-  SECTION("tcp_duration with an explicit --output nobody may write either: still \"needs root\"") {
+  SECTION("tcp_duration with an explicit --output nobody may write either: still \"needs CAP_BPF\"") {
     std::vector<std::string> a = {"/usr/bin/setpriv",
                                   "--reuid",
                                   "65534",
@@ -173,7 +173,7 @@ TEST_CASE("bad input: non-root (uid 65534) -> exit 1, one line saying it needs r
                                   dir.file("s.dat"),
                                   "-d",
                                   "1"};
-    expect_one_line_failure("tcp_duration", a, {1, "needs root"});
+    expect_one_line_failure("tcp_duration", a, {1, "needs CAP_BPF to load BPF programs"});
   }
 }
 

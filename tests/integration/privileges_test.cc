@@ -31,9 +31,12 @@ const std::string kTcCaps = "+bpf,+perfmon,+net_admin";
 // argv that runs `tool args` as kRunUid with exactly `caps` (setpriv keeps them as
 // ambient capabilities across the exec).
 std::vector<std::string> as_user(const std::string& caps, const std::string& tool, std::vector<std::string> args) {
-  std::vector<std::string> v = {"/usr/bin/setpriv",   "--reuid=" + std::to_string(kRunUid),
-                                "--regid=" + std::to_string(kRunUid), "--clear-groups",
-                                "--inh-caps=-all," + caps,           "--ambient-caps=-all," + caps,
+  std::vector<std::string> v = {"/usr/bin/setpriv",
+                                "--reuid=" + std::to_string(kRunUid),
+                                "--regid=" + std::to_string(kRunUid),
+                                "--clear-groups",
+                                "--inh-caps=-all," + caps,
+                                "--ambient-caps=-all," + caps,
                                 harness::tool_path(tool)};
   v.insert(v.end(), args.begin(), args.end());
   return v;
@@ -113,8 +116,8 @@ TEST_CASE("privileges: TC tools as an unprivileged uid with their set count exac
   faults::TempDir dir("priv");
   ::chown(dir.path().c_str(), kRunUid, kRunUid);
   auto tracker = start(as_user(kTcCaps, "tcp_tracker", {net.host_if(), "--json", "-i", "60"}));
-  auto duration = start(as_user(kTcCaps, "tcp_duration", {net.host_if(), "--json", "-o", dir.file("d.json"), "--plot",
-                                                           dir.file("g.png")}));
+  auto duration = start(as_user(kTcCaps, "tcp_duration",
+                                {net.host_if(), "--json", "-o", dir.file("d.json"), "--plot", dir.file("g.png")}));
   for (auto* p : {tracker.get(), duration.get()}) check_dropped(p->pid(), "0000000000000000");  // tcx: nothing kept
   testnet::Capture cap(net.host_if(), "tcp port 5501");
   for (int i = 0; i < 7; ++i) REQUIRE(testnet::tcp_transfer(net.peer_ip4(), 5501, 3000 + 101 * i, 50).ok);
@@ -134,10 +137,11 @@ TEST_CASE("privileges: without one capability of the set, exit 1 with the line n
     std::vector<std::string> args;
   };
   TestNet net("pm");
-  const std::vector<Case> cases = {{"execve_dumb", kTraceCaps, {"-d", "1"}},
-                                   {"execve_enriched", kTraceCaps, {"-d", "1"}},
-                                   {"tcp_tracker", kTcCaps, {net.host_if(), "-d", "1"}},
-                                   {"tcp_duration", kTcCaps, {net.host_if(), "-d", "1", "-o", "/dev/null", "--no-plot"}}};
+  const std::vector<Case> cases = {
+      {"execve_dumb", kTraceCaps, {"-d", "1"}},
+      {"execve_enriched", kTraceCaps, {"-d", "1"}},
+      {"tcp_tracker", kTcCaps, {net.host_if(), "-d", "1"}},
+      {"tcp_duration", kTcCaps, {net.host_if(), "-d", "1", "-o", "/dev/null", "--no-plot"}}};
   for (const auto& c : cases) {
     for (std::string cap : {"bpf", "perfmon", "dac_read_search", "net_admin"}) {
       if (c.caps.find("+" + cap) == std::string::npos) continue;
@@ -149,7 +153,8 @@ TEST_CASE("privileges: without one capability of the set, exit 1 with the line n
       for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       REQUIRE(errs.size() == 1);
       CHECK(errs[0].rfind(c.tool + ": error: needs CAP_" + upper + " ", 0) == 0);
-      if (cap == "dac_read_search") CHECK(errs[0].find("to read tracefs (/sys/kernel/tracing is 0700)") != std::string::npos);
+      if (cap == "dac_read_search")
+        CHECK(errs[0].find("to read tracefs (/sys/kernel/tracing is 0700)") != std::string::npos);
       CHECK(r.out.empty());
     }
   }
