@@ -98,24 +98,32 @@ void draw(const std::vector<double>& seconds, const PictureFlags& pic) {
 // One finished connection: a line of statistics.dat, or a JSON line (ts: the first SYN).
 class ConnectionRecord : public Record {
  public:
-  explicit ConnectionRecord(const Connection& c) : c_(c) {}
+  ConnectionRecord(const Connection& c, bool timestamps) : c_(c), timestamps_(timestamps) {}
   const char* type() const override { return "connection"; }
   std::chrono::system_clock::time_point ts() const override { return c_.start; }
-  void text(std::string& out) const override { out += text_line(c_) + "\n"; }
+  void text(std::string& out) const override {
+    if (timestamps_) out += clock_hms(c_.start) + " ";  // -T: when the first SYN was seen
+    out += text_line(c_) + "\n";
+  }
   void json(JsonLine& j) const override { connection_json(c_, j); }
 
  private:
   const Connection& c_;
+  bool timestamps_;
 };
 
 // The summary of --plot-only: the durations of a file, no tracing.
 class FileSummaryRecord : public Record {
  public:
-  FileSummaryRecord(const std::vector<std::uint64_t>& ns, bool msecs, std::string file)
-      : ns_(ns), msecs_(msecs), file_(std::move(file)) {}
+  FileSummaryRecord(const std::vector<std::uint64_t>& ns, bool msecs, std::string file, std::size_t unparsed)
+      : ns_(ns), msecs_(msecs), file_(std::move(file)), unparsed_(unparsed) {}
   const char* type() const override { return "summary"; }
   void text(std::string& out) const override { out += summary_text(ns_, msecs_, nullptr); }
   void json(JsonLine& j) const override {
+    // The fields of every summary (nothing was traced: 0 s, nothing lost or evicted; lines
+    // without a duration count as not counted), then the file's statistics.
+    j.field("duration_s", 0.0).field("events", static_cast<unsigned long long>(ns_.size()));
+    j.field("lost", 0).field("evicted", 0).field("not_counted", static_cast<unsigned long long>(unparsed_));
     j.field("file", file_);
     summary_json(ns_, msecs_, nullptr, j);
   }
@@ -124,6 +132,7 @@ class FileSummaryRecord : public Record {
   const std::vector<std::uint64_t>& ns_;
   bool msecs_;
   std::string file_;
+  std::size_t unparsed_;
 };
 
 class TcpDuration : public Tool {
@@ -192,7 +201,7 @@ class TcpDuration : public Tool {
     DurationFile f = read_durations(plot_only_);
     if (f.unparsed) spdlog::warn("{}: {} of {} lines have no duration; skipped", plot_only_, f.unparsed, f.lines);
     const std::vector<std::uint64_t> ns = to_ns(f.seconds);
-    out.write(FileSummaryRecord(ns, msecs_, plot_only_));
+    out.write(FileSummaryRecord(ns, msecs_, plot_only_, f.unparsed));
     out.flush();
     if (pic_.options.subtitle.empty())
       pic_.options.subtitle = std::to_string(f.seconds.size()) + " connections from " +
@@ -220,7 +229,7 @@ class TcpDuration : public Tool {
     Connection c = from_event(e, wall_offset_);
     durations_.push_back(c.duration_ns);
     seconds_.push_back(static_cast<double>(c.duration_ns) / 1e9);
-    rt.out().write(ConnectionRecord(c));
+    rt.out().write(ConnectionRecord(c, rt.common().timestamps));
   }
 
   void finish(Runtime& rt, SummaryRecord& s) override {

@@ -24,7 +24,9 @@ bool RunClock::sleep_until(Clock::time_point until) const {
   return !done();
 }
 
-double RunClock::elapsed_seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+double RunClock::elapsed_seconds() const {
+  return std::chrono::duration<double>(frozen_.value_or(Clock::now()) - start_).count();
+}
 
 int RunClock::poll_timeout_ms(int max_ms) const {
   if (!limited_) return max_ms;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 namespace tracekit {
 
@@ -17,6 +18,9 @@ class RunClock {
   bool sleep_until(Clock::time_point until) const;
   Clock::time_point start() const { return start_; }
   double elapsed_seconds() const;
+  // From now on elapsed_seconds() stays at its current value: the time traced, which the
+  // final report and the summary share (the runner calls it when the loop ends).
+  void freeze() { frozen_ = Clock::now(); }
   // Milliseconds to wait in a poll so that both `until` and the end of the run are honoured.
   int poll_timeout_ms(int max_ms) const;
 
@@ -24,6 +28,7 @@ class RunClock {
   Clock::time_point start_;
   Clock::time_point end_;
   bool limited_;
+  std::optional<Clock::time_point> frozen_;
 };
 
 }  // namespace tracekit

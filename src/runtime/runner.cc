@@ -258,6 +258,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
     }
   }
 
+  rt.clock_->freeze();
   const double traced_s = clock.elapsed_seconds();
   // Stop the programs, then collect what is still in the buffers.
   if (tc) tc->detach_all();
