@@ -33,6 +33,7 @@
 
 #include "bpf/bpf_program.h"
 #include "bpf/tc_attach.h"
+#include "netns.h"
 #include "util/error.h"
 
 #ifndef BPF_TCX_INGRESS
@@ -48,26 +49,7 @@ using tracekit::TcMode;
 
 namespace {
 
-struct CmdResult {
-  int rc;
-  std::string out;
-};
-
-// Run a shell command (bounded by timeout(1)), capture stdout+stderr.
-CmdResult sh(const std::string& cmd) {
-  std::string quoted;
-  for (char c : cmd) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  std::string full = "timeout 20 sh -c '" + quoted + "' 2>&1";
-  CmdResult r{-1, {}};
-  FILE* p = ::popen(full.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using testnet::sh;  // tests/support: bounded by timeout(1), stdout and stderr together
 
 bool is_root() { return ::geteuid() == 0; }
 
@@ -132,33 +114,12 @@ Progs& progs() {
 
 const char* dir_word(TcDirection d) { return d == TcDirection::Ingress ? "ingress" : "egress"; }
 
-// A `tc filter show` line of one of our filters: pref 1985 and a handle among our slots.
-bool is_our_filter_line(const std::string& line) {
-  if (line.find(" pref 1985 ") == std::string::npos) return false;
-  auto pos = line.find(" handle 0x");
-  if (pos == std::string::npos) return false;
-  unsigned long h = std::strtoul(line.c_str() + pos + 10, nullptr, 16);
-  return h >= 0x7c1 && h < 0x7c1 + 64;
-}
-
-// Lines of `tc filter show dev X ingress|egress` describing a concrete filter
-// (those carrying a handle). `ours` restricts to our fixed handle+pref.
+// Filters on one hook (those carrying a handle); `ours`: only our slots (tests/support).
 int tc_filter_count(const std::string& dev, TcDirection d, bool ours) {
-  auto r = sh("tc filter show dev " + dev + " " + dir_word(d));
-  std::istringstream in(r.out);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    if (line.rfind("filter ", 0) != 0 || line.find(" handle ") == std::string::npos) continue;
-    if (ours && !is_our_filter_line(line)) continue;
-    ++n;
-  }
-  return n;
+  return testnet::tc_filter_count(dev, dir_word(d), ours);
 }
 
-bool has_clsact(const std::string& dev) {
-  return sh("tc qdisc show dev " + dev).out.find("qdisc clsact") != std::string::npos;
-}
+bool has_clsact(const std::string& dev) { return testnet::has_clsact(dev); }
 
 int tcx_count(int ifindex, TcDirection d) {
   __u32 flags = 0, cnt = 0;
