@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""Turns one bench/run.sh result directory into the Markdown section of
+"""Turns bench/run.sh result directories into the Markdown section of
 docs/PERFORMANCE.md (tables, targets met or missed).
 
-    report.py RESULT_DIR                     print the section
+    report.py RESULT_DIR [RESULT_DIR...]     print the section; several directories
+                                             (run.sh --only runs of some sections
+                                             each) are merged into one report
     report.py --splice DOC SECTION_FILE      replace DOC's generated section with it
 """
 import os
@@ -12,6 +14,10 @@ import sys
 BEGIN = "<!-- bench/run.sh: generated section begins -->"
 END = "<!-- bench/run.sh: generated section ends -->"
 TOOLS = ["execve_dumb", "execve_enriched", "tcp_tracker", "tcp_duration"]
+# Tracer CPU per exec event of execve_enriched before the one output layer (text mode,
+# the run of 2026-12-01 at commit bc869e6): the output layer may not raise it, in text
+# or in JSON mode (ring buffer against ring, perf against perf).
+BEFORE_OUTPUT_LAYER = {"ring": 3.75, "perf": 4.73}
 
 
 def load(res):
@@ -27,6 +33,44 @@ def load(res):
         for line in f:
             k, _, v = line.strip().partition(" ")
             machine[k] = v
+    return data, machine
+
+
+def load_all(dirs):
+    """Merges the results of several runs: the values of a key are concatenated in
+    the order of the directories; the machine facts are the first run's, with the
+    sections' busy figures of all, the load average from the first start to the last
+    end, and every date and commit when they differ."""
+    data, machine = {}, {}
+    dates, commits, runs = [], [], []
+    for res in dirs:
+        d, m = load(res)
+        sections = []
+        for k in m:
+            if k.startswith("busy_before_"):
+                name = k[len("busy_before_"):].rstrip("0123456789")
+                if name not in sections:
+                    sections.append(name)
+        runs.append(f"{m.get('date', '?')} at {m.get('commit', '?')} ({', '.join(sections) or 'nothing'})")
+        for k, v in d.items():
+            if k == "missing":
+                v = [x for x in v if x not in data.get(k, [])]
+            data.setdefault(k, []).extend(v)
+        for k, v in m.items():
+            if k.startswith("busy_before_") and k in machine:
+                machine[k] += " / " + v  # the same section in two runs
+            elif k == "dirty" and k in machine:
+                machine[k] = str(max(int(machine[k] or 0), int(v or 0)))
+            elif k in ("loadavg_end", "before_commit") or k not in machine:
+                machine[k] = v
+        if m.get("quick") == "1":
+            machine["quick"] = "1"
+        for lst, k in ((dates, "date"), (commits, "commit")):
+            if m.get(k) and m[k] not in lst:
+                lst.append(m[k])
+    machine["date"] = ", ".join(dates) or "?"
+    machine["commit"] = ", ".join(commits) or "?"
+    machine["runs"] = runs
     return data, machine
 
 
@@ -67,14 +111,18 @@ def verdict(value, limit, lower_is_better=True):
     return "met" if ok else "**missed**"
 
 
-def section(res):
-    data, m = load(res)
+def section(dirs):
+    data, m = load_all(dirs)
     missing = data.get("missing", [])
     out = []
     w = out.append
     w(BEGIN)
     w("")
-    w(f"Measured {m.get('date', '?')} at commit {m.get('commit', '?')}"
+    dirty = m.get("dirty", "0")
+    when = (f"{m.get('date', '?')} at commit {m.get('commit', '?')}" if len(m["runs"]) < 2
+            else f"in {len(m['runs'])} runs, merged: " + "; ".join(m["runs"]))
+    w(f"Measured {when}"
+      + (f" (the work tree as built: up to {dirty} tracked files changed)" if dirty not in ("", "0") else "")
       + (" (--quick run: fewer, shorter runs)" if m.get("quick") == "1" else "") + ".")
     w("")
     w("| Machine | |")
@@ -127,18 +175,22 @@ def section(res):
     execs = med(data, "storm/none/rate") and (nums(data, "storm/ours/execs") or nums(data, "storm/theirs/execs"))
     n_execs = int(execs[0]) if execs else None
     w(f"An exec storm of {n_execs if n_execs else '?'} fork+exec of /bin/true from two workers"
-      " (bench_storm), with no tracer, with execve_enriched (ring buffer, and --buffer perf), and with"
-      " the Python baseline (perf buffer, one wakeup per event as bcc's default). Medians over the"
-      " repetitions. Events received: lines of the tracer's output made by the storm's execs (each"
-      " repetition). Tracer CPU per event: the tracer's time on CPU during the storm and until its"
-      " output stopped growing (schedstat, ns; the /proc/PID/stat utime+stime figure, 10 ms ticks, in"
-      " parentheses), divided by every event line it printed. BPF time per exec: the run_time_ns of"
+      " (bench_storm), with no tracer, with execve_enriched (ring buffer and --buffer perf, each in"
+      " text mode and with --json), and with the Python baseline (perf buffer, one wakeup per event as"
+      " bcc's default). Medians over the repetitions. Events received: lines of the tracer's output"
+      " made by the storm's execs (each repetition; in parentheses the other execs of the machine it saw"
+      " meanwhile). Tracer CPU per event: the tracer's time on CPU"
+      " during the storm and until its output stopped growing (schedstat, ns; the /proc/PID/stat"
+      " utime+stime figure, 10 ms ticks, in parentheses), divided by every event line it printed (ours:"
+      " the lines of one exec each, in text mode not the column header nor the closing `Traced ...`"
+      " summary, in JSON mode the lines of `\"type\":\"event\"`). BPF time per exec: the run_time_ns of"
       " all the tracer's programs during the storm (/proc/PID/fdinfo, kernel.bpf_stats_enabled=1 for"
       " all configurations) divided by the run_cnt of its execve tracepoint program: what one traced"
       " exec pays, whatever number of programs the tracer hooks (ours also hooks fork and exit to know"
       " the parent). Per program run: run_time_ns / run_cnt over all its programs.")
     w("")
-    configs = [("none", "no tracer"), ("ours", "ours, ring buffer"), ("ours_perf", "ours, perf buffer"),
+    configs = [("none", "no tracer"), ("ours", "ours, ring buffer, text"), ("ours_json", "ours, ring buffer, JSON"),
+               ("ours_perf", "ours, perf buffer, text"), ("ours_json_perf", "ours, perf buffer, JSON"),
                ("theirs", "theirs (Python, perf buffer)")]
     w("| | " + " | ".join(c[1] for c in configs) + " |")
     w("| --- | " + " | ".join("---:" for _ in configs) + " |")
@@ -155,9 +207,10 @@ def section(res):
                       "BPF time per program run"):
                 rows[k].append("")
             continue
-        ev = nums(data, f"storm/{c}/events")
+        ev, others = nums(data, f"storm/{c}/events"), nums(data, f"storm/{c}/other_events")
         rows["events received"].append(
-            "n/a" if not ev else " / ".join(str(int(x)) for x in ev))
+            "n/a" if not ev else " / ".join(str(int(x)) for x in ev)
+            + (f" (+{' / '.join(str(int(x)) for x in others)} others)" if others else ""))
         lost = data.get(f"storm/{c}/lost", [])
         rows["lost"].append("n/a" if not lost else " / ".join(lost))
         cpu = per_run(data, c, "cpu_ns", "all_events", 1e-3)
@@ -172,21 +225,81 @@ def section(res):
     for k, cells in rows.items():
         w(f"| {k} | " + " | ".join(cells) + " |")
     w("")
+
+    def cpu_per_event(c):  # us per event, one per repetition
+        a, b = nums(data, f"storm/{c}/cpu_ns"), nums(data, f"storm/{c}/all_events")
+        return [x / y * 1e-3 for x, y in zip(a, b) if y]
+
+    def change(new_c, old_c):  # "+4% (+3%, +5%, +1%)": new against old, repetitions paired
+        rel = [y / x for x, y in zip(cpu_per_event(old_c), cpu_per_event(new_c)) if x]
+        if not rel:
+            return None
+        return (f"{statistics.median(rel) * 100 - 100:+.0f}%"
+                f" ({', '.join(f'{r * 100 - 100:+.0f}%' for r in rel)})")
+
+    pairs = [f"{label} {c}" for label, c in (("ring buffer", change("ours_json", "ours")),
+                                             ("perf buffer", change("ours_json_perf", "ours_perf"))) if c]
+    if pairs:
+        w("Tracer CPU per event in JSON mode against text mode, same transport, the runs of one repetition"
+          " paired (median, then each repetition): " + "; ".join(pairs) + ".")
+        w("")
+
+    # The same storm traced by the execve_enriched of an older commit (run.sh --before).
+    old = m.get("before_commit")
+    variants = [("", "ring buffer, text"), ("_json", "ring buffer, JSON"), ("_perf", "perf buffer, text"),
+                ("_json_perf", "perf buffer, JSON")]
+    if old:
+        w(f"The same storm, in the same repetitions, traced by execve_enriched of commit {old} (run.sh"
+          f" --before {old}: built from that commit's tree) against the tools built for these runs ('now'): tracer CPU per event and BPF"
+          " time per exec measured the same way, change paired by repetition (median, then each).")
+        w("")
+        w("| | " + " | ".join(label for _, label in variants) + " |")
+        w("| --- | " + " | ".join("---:" for _ in variants) + " |")
+        brows = {f"tracer CPU per event, {old}": [], "tracer CPU per event, now": [],
+                 "change": [], f"BPF time per exec, {old} / now": [], f"events received / lost, {old}": []}
+        keys = list(brows)
+        for v, _ in variants:
+            bc, oc = "before" + v, "ours" + v
+            b_cpu, o_cpu = per_run(data, bc, "cpu_ns", "all_events", 1e-3), per_run(data, oc, "cpu_ns", "all_events", 1e-3)
+            brows[keys[0]].append(fmt(b_cpu, ".2f", " us"))
+            brows[keys[1]].append(fmt(o_cpu, ".2f", " us"))
+            brows[keys[2]].append(change(oc, bc) or "n/a")
+            brows[keys[3]].append(f"{fmt(per_run(data, bc, 'bpf_run_ns', 'bpf_execs', 1e-3), '.2f')} /"
+                                  f" {fmt(per_run(data, oc, 'bpf_run_ns', 'bpf_execs', 1e-3), '.2f')} us")
+            ev, lost = nums(data, f"storm/{bc}/events"), data.get(f"storm/{bc}/lost", [])
+            brows[keys[4]].append(f"{' / '.join(str(int(x)) for x in ev) or 'n/a'};"
+                                  f" {' / '.join(lost) or 'n/a'}")
+        for k, cells in brows.items():
+            w(f"| {k} | " + " | ".join(cells) + " |")
+        w("")
+
     cpu = per_run(data, "ours", "cpu_ns", "all_events", 1e-3)
     targets.append(("tracer CPU per exec event at most 3.5 us", fmt(cpu, ".2f", " us"), verdict(cpu, 3.5)))
+    for v, label in variants:
+        c = "ours" + v
+        now = per_run(data, c, "cpu_ns", "all_events", 1e-3)
+        if old:  # the older binary, same machine, same run
+            ref = per_run(data, "before" + v, "cpu_ns", "all_events", 1e-3)
+            what = f"{old}'s in the same repetitions ({fmt(ref, '.2f', ' us')})"
+        else:  # the published figure of text mode before the output layer (another run)
+            ref = BEFORE_OUTPUT_LAYER["perf" if "perf" in v else "ring"]
+            what = f"{ref:.2f} us of text mode before the output layer (2026-12-01)"
+        targets.append((f"tracer CPU per exec event, {label}, not above {what}", fmt(now, ".2f", " us"),
+                        verdict(now, ref) if ref is not None else "not measured"))
     bpf = per_run(data, "ours", "bpf_run_ns", "bpf_execs", 1e-3)
     targets.append(("BPF time per traced exec at most 1.5 us", fmt(bpf, ".2f", " us"), verdict(bpf, 1.5)))
     r = ratio(med(data, "storm/ours/rate"), base_rate)
     targets.append(("exec rate while traced at least 97% of untraced", fmt(r and r * 100, ".1f", "%"),
                     verdict(r and r * 100, 97, lower_is_better=False)))
-    lost = data.get("storm/ours/lost", [])
-    lost_max = max((float(x) for x in lost if x.replace(".", "").isdigit()), default=None)
-    ev = nums(data, "storm/ours/events")
-    targets.append((f"zero lost events at {n_execs} execs with the ring buffer",
-                    "n/a" if lost_max is None else f"{int(lost_max)} lost (max), received {min(ev):.0f} (min)" if ev
-                    else f"{int(lost_max)} lost",
-                    "not measured" if lost_max is None else
-                    ("met" if lost_max == 0 and ev and n_execs and min(ev) >= n_execs else "**missed**")))
+    for c, mode in (("ours", "text"), ("ours_json", "JSON")):
+        lost = data.get(f"storm/{c}/lost", [])
+        lost_max = max((float(x) for x in lost if x.replace(".", "").isdigit()), default=None)
+        ev = nums(data, f"storm/{c}/events")
+        targets.append((f"zero lost events at {n_execs} execs with the ring buffer ({mode})",
+                        "n/a" if lost_max is None else f"{int(lost_max)} lost (max), received {min(ev):.0f} (min)"
+                        if ev else f"{int(lost_max)} lost",
+                        "not measured" if lost_max is None else
+                        ("met" if lost_max == 0 and ev and n_execs and min(ev) >= n_execs else "**missed**")))
 
     # 4
     w("### Per-packet cost of the classifiers")
@@ -218,7 +331,7 @@ def section(res):
     w("### Flow table read")
     w("")
     w("tcp_tracker's map filled with 100,000 flows, one full read timed (median of the runs): ours"
-      " with the tool's reader (src/map_reader.h, BPF_MAP_LOOKUP_BATCH), theirs with Python bcc's `items()` on the original's map (its"
+      " with the tool's reader (src/bpf/map_reader.h, BPF_MAP_LOOKUP_BATCH), theirs with Python bcc's `items()` on the original's map (its"
       " size raised to hold the flows), and bcc's `items_lookup_batch()` for reference.")
     w("")
     w("| Reader | Flows read | Time |")
@@ -283,7 +396,7 @@ def splice(doc, section_file):
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--splice":
         splice(sys.argv[2], sys.argv[3])
-    elif len(sys.argv) == 2:
-        sys.stdout.write(section(sys.argv[1]))
+    elif len(sys.argv) >= 2 and not sys.argv[1].startswith("-"):
+        sys.stdout.write(section(sys.argv[1:]))
     else:
         sys.exit(__doc__)

@@ -4,14 +4,20 @@
 #
 #   sudo bench/run.sh            # everything (about 10 minutes), then docs/PERFORMANCE.md
 #   sudo bench/run.sh --quick    # fewer and shorter runs; writes only build-bench/results/
-#   sudo bench/run.sh --only startup,storm,testrun,flowread,iperf
+#   sudo bench/run.sh --only startup,storm,testrun,flowread,iperf   # some sections; writes
+#                                # only build-bench/results/ (bench/report.py merges runs)
+#   sudo bench/run.sh --before REV   # also run REV's execve_enriched in the exec storm
 #
 # Builds the main project into build-bench/tracekit and the helpers (bench/CMakeLists.txt)
 # into build-bench/helpers, installs what only the bench needs (python3-bpfcc,
 # python3-pyroute2, iperf3) with apt-get, and keeps raw output in
 # build-bench/results/<time>/. Every process is bounded by a timeout; the network
 # namespaces, kernel.bpf_stats_enabled and any tracer still running are cleaned up on
-# exit, whatever happens.
+# exit, whatever happens. --before REV (a commit, e.g. the last one before a change)
+# builds that revision's execve_enriched from `git archive REV` into
+# build-bench/before-<commit>/ and adds it to the exec storm (text and JSON, ring and
+# perf), so that a change is judged against the old binary on the same machine in the
+# same run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bench=$root/bench
@@ -19,12 +25,14 @@ bench=$root/bench
 quick=0
 write_doc=1
 only="startup,storm,testrun,flowread,iperf"
+before_rev=${BENCH_BEFORE:-}
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1; write_doc=0 ;;
     --no-doc) write_doc=0 ;;
-    --only) only=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only) only=$2; write_doc=0; shift ;;
+    --before) before_rev=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -75,6 +83,7 @@ cmake -S "$root" -B "$tk" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$res/build.log" 2>
 cmake --build "$tk" -j "$(nproc)" --target tracekit_bpf >>"$res/build.log" 2>&1
 tools=()
 for dir in "$root"/programs/*/; do
+  [ -f "$dir/CMakeLists.txt" ] || continue  # programs/include: the BPF headers, no tool
   t=$(basename "$dir")
   if cmake --build "$tk" -j "$(nproc)" --target "$t" >>"$res/build.log" 2>&1; then
     tools+=("$t")
@@ -90,6 +99,33 @@ done
 cmake -S "$bench" -B "$hb" -DTRACEKIT_BUILD_DIR="$tk" >>"$res/build.log" 2>&1
 cmake --build "$hb" -j "$(nproc)" >>"$res/build.log" 2>&1
 log "tools built: ${tools[*]:-none}"
+
+# The older execve_enriched of --before, built from its own tree (its source as
+# committed: never the work tree).
+before_commit=""
+before_tk=""
+if [ -n "$before_rev" ]; then
+  if before_commit=$(git -C "$root" rev-parse --short "$before_rev^{commit}" 2>/dev/null); then
+    bd=$root/build-bench/before-$before_commit
+    log "building execve_enriched of $before_commit (--before $before_rev) into $bd"
+    if [ ! -f "$bd/src/CMakeLists.txt" ]; then
+      rm -rf "$bd/src"
+      mkdir -p "$bd/src"
+      git -C "$root" archive "$before_commit" | tar -x -C "$bd/src"
+    fi
+    if { cmake -S "$bd/src" -B "$bd/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+         cmake --build "$bd/build" -j "$(nproc)" --target execve_enriched; } >"$res/build-before.log" 2>&1; then
+      before_tk=$bd/build
+    else
+      log "execve_enriched of $before_commit does not build; no before rows (see $res/build-before.log)"
+      put "missing before-$before_commit does-not-build"
+      before_commit=""
+    fi
+  else
+    log "--before $before_rev: no such commit"
+    exit 2
+  fi
+fi
 
 # Python bcc compiles against the same header tree as our tools.
 BCC_KERNEL_SOURCE=$("$hb/bench_bpf" headers 2>/dev/null)
@@ -108,6 +144,10 @@ export BCC_KERNEL_SOURCE
   echo "loadavg_start $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null)"
+  # The work tree's state: measured as built, uncommitted changes included (those of
+  # bench/ and docs/ do not change the tools).
+  echo "dirty $(git -C "$root" status --porcelain --untracked-files=no -- . ':!bench' ':!docs' 2>/dev/null | wc -l)"
+  [ -n "$before_commit" ] && echo "before_commit $before_commit"
   echo "quick $quick"
 } >"$res/machine.txt"
 
@@ -150,8 +190,9 @@ make_netns
 
 # ---- quiet machine --------------------------------------------------------------------
 # The numbers mean little while something else keeps the two cores busy (a build, other
-# tests): before each section, wait (bounded, QUIET_WAIT seconds) until the CPUs were
-# at most QUIET_BUSY % busy over two seconds, and record what was found.
+# tests): before each section (each repetition of the exec storm), wait (bounded,
+# QUIET_WAIT seconds) until the CPUs were at most QUIET_BUSY % busy over two seconds,
+# twice in a row, and record what was found.
 QUIET_WAIT=${QUIET_WAIT:-300}
 QUIET_BUSY=${QUIET_BUSY:-15}
 [ $quick -eq 1 ] && QUIET_WAIT=0
@@ -162,14 +203,17 @@ busy_pct() {  # CPU busy % over 2 s, from /proc/stat
   for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
   echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
 }
-wait_quiet() {  # wait_quiet SECTION
-  local start=$SECONDS busy
+wait_quiet() {  # wait_quiet SECTION: quiet = two samples in a row (4 s) at most QUIET_BUSY %
+  local start=$SECONDS busy prev
+  prev=$(busy_pct)
   busy=$(busy_pct)
-  while [ "$busy" -gt "$QUIET_BUSY" ] && [ $((SECONDS - start)) -lt "$QUIET_WAIT" ]; do
-    [ $((SECONDS - start)) -lt 3 ] && log "machine $busy% busy: waiting up to ${QUIET_WAIT}s for it to calm down"
+  while { [ "$busy" -gt "$QUIET_BUSY" ] || [ "$prev" -gt "$QUIET_BUSY" ]; } && [ $((SECONDS - start)) -lt "$QUIET_WAIT" ]; do
+    [ $((SECONDS - start)) -lt 6 ] && log "machine $busy% busy: waiting up to ${QUIET_WAIT}s for it to calm down"
+    prev=$busy
     busy=$(busy_pct)
   done
   echo "busy_before_$1 ${busy}%" >>"$res/machine.txt"
+  [ $((SECONDS - start)) -lt 6 ] || log "waited $((SECONDS - start))s for a quiet machine (now $busy% busy)"
   [ "$busy" -le "$QUIET_BUSY" ] || log "machine still $busy% busy before $1: measuring anyway"
 }
 
@@ -235,10 +279,18 @@ if want startup; then
 fi
 
 # ---- 3. execve under load -------------------------------------------------------------
-# Lost events, from the tracer's last words on stderr: ours "Traced N execve calls ...,
-# M lost (ring buffer)", the baseline "Lost M events".
+# Lost events, from each tracer's own count: ours ends every run with a summary on
+# stdout (text: "Traced 12.3 s: N execve calls, M lost, ..."; JSON: a line of
+# "type":"summary" with "lost":M), the baseline prints "Lost M events" on stderr.
 lost_of() {  # lost_of KEY
-  grep -oE '([0-9]+ lost \(|Lost [0-9]+ events)' "$res/$1.err" | grep -oE '[0-9]+' | tail -n1 || true
+  {
+    grep -E '^Traced [0-9.]+ s: ' "$res/$1.out" | grep -oE ', [0-9]+ lost,' || true
+    grep -E '^\{"tool":"[a-z_]+","type":"summary",' "$res/$1.out" | grep -oE '"lost":[0-9]+' || true
+    grep -oE 'Lost [0-9]+ events' "$res/$1.err" || true
+    # --before binaries older than the output layer: "Traced N execve calls ..., M lost
+    # (ring buffer)" on stderr.
+    grep -E '^Traced [0-9]+ execve calls' "$res/$1.err" | grep -oE '[0-9]+ lost \(' || true
+  } | grep -oE '[0-9]+' | tail -n1 || true
 }
 storm_traced() {  # storm_traced CONFIG REP CMD...
   local config=$1 rep=$2
@@ -247,11 +299,20 @@ storm_traced() {  # storm_traced CONFIG REP CMD...
   trace "$key" --settle 1 --drain 30 --run "$hb/bench_storm -n $EXECS -j 2" -- "$@" || return 0
   # The storm's events: the caller's comm is bench_storm (and ours names the file);
   # all events: every event line (the tracer also saw the rest of the machine's execs).
+  # Ours in text mode: the lines that start with a PID (not the column header nor the
+  # closing "Traced ..." summary); in JSON mode: the lines of "type":"event" (not the
+  # notices nor the summary); a --before binary older than the output layer wrote one
+  # object per event starting with "timestamp" and nothing else in JSON mode.
   local storm_events all_events
+  local json_event='^\{("tool":"execve_enriched","type":"event",|"timestamp":)'
   case $config in
-    ours*)
-      storm_events=$(grep -cE ' bench_storm +0 +/bin/true( |$)' "$res/$key.out" || true)
-      all_events=$(grep -cvE '^PID +PPID' "$res/$key.out" || true) ;;
+    ours_json*|before_json*)
+      storm_events=$(grep -E "$json_event" "$res/$key.out" |
+                       grep -cE ',"comm":"bench_storm","filename":"/bin/true",.*,"ret":0,' || true)
+      all_events=$(grep -cE "$json_event" "$res/$key.out" || true) ;;
+    ours*|before*)
+      storm_events=$(grep -cE '^[0-9]+ .* bench_storm +0 +/bin/true( |$)' "$res/$key.out" || true)
+      all_events=$(grep -cE '^[0-9]+ ' "$res/$key.out" || true) ;;
     *)
       storm_events=$(grep -c 'Command =  bench_storm,' "$res/$key.out" || true)
       all_events=$(grep -c '^PID = ' "$res/$key.out" || true) ;;
@@ -264,6 +325,7 @@ storm_traced() {  # storm_traced CONFIG REP CMD...
   put "storm/$config/execs $(kv "$key" execs)"
   put "storm/$config/events ${storm_events:-0}"
   put "storm/$config/all_events ${all_events:-0}"
+  put "storm/$config/other_events $(( ${all_events:-0} - ${storm_events:-0} ))"
   put "storm/$config/lost $(lost_of "$key")"
   put "storm/$config/cpu_ns $(kv "$key" cpu_ns)"
   put "storm/$config/cpu_ticks $(kv "$key" cpu_ticks)"
@@ -272,17 +334,30 @@ storm_traced() {  # storm_traced CONFIG REP CMD...
   put "storm/$config/bpf_execs ${bpf_execs:-0}"
 }
 if want storm; then
-  wait_quiet storm
   sysctl -qw kernel.bpf_stats_enabled=1
   for rep in $(seq "$STORM_REPS"); do
-    log "exec storm $rep/$STORM_REPS: $EXECS execs, no tracer / ours / theirs"
+    # Each repetition waits for a quiet machine: another exec storm or a build during
+    # one would be counted as the tracer's cost (the "others" in events received).
+    wait_quiet "storm$rep"
+    log "exec storm $rep/$STORM_REPS: $EXECS execs, no tracer / ours (text, JSON; ring, perf)${before_commit:+ / before ($before_commit)} / theirs"
     timeout 600 "$hb/bench_storm" -n "$EXECS" -j 2 >"$res/storm-none-$rep.kv" || true
     put "storm/none/rate $(sed -n 's/^rate=//p' "$res/storm-none-$rep.kv")"
     if have execve_enriched; then
+      # Text and JSON of one transport back to back, so that they see the same machine.
       # shellcheck disable=SC2046
       storm_traced ours "$rep" $(ours_cmd execve_enriched)
       # shellcheck disable=SC2046
+      storm_traced ours_json "$rep" $(ours_cmd execve_enriched) --json
+      # shellcheck disable=SC2046
       storm_traced ours_perf "$rep" $(ours_cmd execve_enriched) --buffer perf
+      # shellcheck disable=SC2046
+      storm_traced ours_json_perf "$rep" $(ours_cmd execve_enriched) --json --buffer perf
+    fi
+    if [ -n "$before_tk" ]; then
+      storm_traced before "$rep" "$before_tk/execve_enriched"
+      storm_traced before_json "$rep" "$before_tk/execve_enriched" --json
+      storm_traced before_perf "$rep" "$before_tk/execve_enriched" --buffer perf
+      storm_traced before_json_perf "$rep" "$before_tk/execve_enriched" --json --buffer perf
     fi
     # shellcheck disable=SC2046
     storm_traced theirs "$rep" $(theirs_cmd execve_enriched)
