@@ -131,11 +131,14 @@ TEST_CASE("map pressure, real run: 5,000 connections against tcp_tracker --max-f
   // with: client ports are reused by later connections (the same flow again), and a flow
   // evicted while its connection still sends is created twice (9,878 to 10,006 flows for
   // 5,003 connections in three runs). Every client port ever reported stood for 2.
-  const std::string& err = p.err();
-  const auto at = err.find("Evicted: ");
-  REQUIRE(at != std::string::npos);
-  const long long evicted = std::stoll(err.substr(at + 9));
-  INFO(err.substr(at, err.find('\n', at) - at));
+  // JSON mode: a notice at the first eviction, and the count in the summary (last line).
+  REQUIRE_FALSE(lines.empty());
+  CHECK(faults::json_string(lines.back(), "type") == "summary");
+  const long long evicted = faults::json_number(lines.back(), "evicted");
+  size_t notices = 0;
+  for (const auto& l : lines)
+    if (faults::json_string(l, "type") == "notice" && faults::json_string(l, "kind") == "evicted") ++notices;
+  CHECK(notices == 1);
   CHECK(evicted > 0);
   CHECK(evicted + static_cast<long long>(final_rows) >= 2 * static_cast<long long>(client_ports.size()));
   faults::note("tcp_tracker reported " + std::to_string(evicted) + " evictions, " + std::to_string(final_rows) +
