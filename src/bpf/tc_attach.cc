@@ -118,8 +118,12 @@ int tc_netlink_dump(std::uint16_t type, int ifindex, std::uint32_t parent, F&& o
 
   if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) return -errno;
 
-  // One buffer for the request and then the replies; static so it is not on the stack.
-  alignas(nlmsghdr) static thread_local char buf[64 * 1024];
+  // One buffer for the request and then the replies, on the heap: a static
+  // thread_local of this size would be part of every thread's static TLS block, and
+  // threads with small stacks (civetweb's, for --metrics) could not be created at all.
+  constexpr std::size_t kBufSize = 64 * 1024;
+  std::unique_ptr<std::uint64_t[]> storage(new std::uint64_t[kBufSize / sizeof(std::uint64_t)]);
+  char* buf = reinterpret_cast<char*>(storage.get());
   const std::uint32_t seq = 1;
   nlmsghdr* nh = mnl_nlmsg_put_header(buf);
   nh->nlmsg_type = type;
@@ -139,7 +143,7 @@ int tc_netlink_dump(std::uint16_t type, int ifindex, std::uint32_t parent, F&& o
   };
   const unsigned portid = mnl_socket_get_portid(nl.get());
   for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl.get(), buf, sizeof(buf));
+    ssize_t n = mnl_socket_recvfrom(nl.get(), buf, kBufSize);
     if (n < 0) {
       if (errno == EINTR) continue;
       return -errno;
