@@ -13,6 +13,8 @@ packages=(
   build-essential cmake pkg-config
   libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev
   libcxxopts-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libmnl-dev libcap-dev catch2 clang-format
+  prometheus-cpp-dev
+  prometheus prometheus-node-exporter
   libcap2-bin
   "linux-headers-$arch"
   libplplot-dev plplot-driver-cairo
@@ -29,8 +31,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   echo "setup: installing ${missing[*]}"
+  # prometheus and prometheus-node-exporter ship services: the tests run their binaries
+  # themselves, so no package may start one. A policy-rc.d that says 101 (the Docker
+  # images have one) stops invoke-rc.d; one is put in place for the install if missing.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# tracekit setup.sh: no service starts during the install\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
   log=$(mktemp /tmp/tracekit-apt.XXXXXX)
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  rc=0
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1 || rc=$?
+  [ -n "$own_policy" ] && rm -f "$policy"
+  if [ $rc -ne 0 ]; then
     tail -n 30 "$log"
     echo "setup: apt-get failed (full log: $log)" >&2
     exit 1

@@ -84,6 +84,9 @@ int BpfProgram::load_function(const std::string& fn, bpf_prog_type type) {
   log_captured("load of " + fn, captured);
   if (!status.ok())
     throw Error("the kernel rejected BPF function " + fn + ": " + summarize_load_failure(captured, status.msg()));
+  bool known = false;
+  for (const auto& p : programs_) known |= p.name == fn;
+  if (!known) programs_.push_back({fn, fd});
   return fd;
 }
 

@@ -76,11 +76,19 @@ class BpfProgram {
 
   ebpf::BPF& bpf() { return *bpf_; }
 
+  // Every function loaded so far (load_function and the attach_* calls), in load order.
+  struct Loaded {
+    std::string name;
+    int fd;
+  };
+  const std::vector<Loaded>& programs() const { return programs_; }
+
  private:
   std::unique_ptr<ebpf::BPF> bpf_;
   bool preflight_done_ = false;
   std::vector<std::string> tracepoints_;               // attached, for detach_probes()
   std::vector<std::pair<std::string, bool>> kprobes_;  // kernel function, return probe
+  std::vector<Loaded> programs_;
 };
 
 }  // namespace tracekit

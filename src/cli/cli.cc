@@ -28,7 +28,15 @@ Cli::Cli(ToolInfo info) : info_(std::move(info)), options_(info_.name, info_.sum
     ("kernel-headers", "kernel header tree for bcc (default: automatic)",
        cxxopts::value<std::string>(), "DIR")
     ("user", "started as root: become this user once attached (capabilities are dropped either way)",
-       cxxopts::value<std::string>(), "NAME");
+       cxxopts::value<std::string>(), "NAME")
+    ("q,quiet", "print nothing on stdout (for a service that only exports metrics)")
+    ("metrics", "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: 127.0.0.1)",
+       cxxopts::value<std::string>(), "ADDR:PORT")
+    ("metrics-textfile", "write the metrics to DIR/<tool>.prom every interval, for node_exporter",
+       cxxopts::value<std::string>(), "DIR")
+    ("metrics-max-series", "at most N series per metric whose labels grow with the workload; the rest "
+                           "are summed in one series labelled other",
+       cxxopts::value<std::string>()->default_value("1000"), "N");
   // clang-format on
   std::vector<std::string> positional;
   std::string positional_help;
@@ -111,6 +119,18 @@ std::optional<cxxopts::ParseResult> Cli::parse(int argc, char** argv) {
     c.user = result["user"].as<std::string>();
     if (c.user.empty()) throw UsageError("--user needs a user name");
   }
+  c.quiet = result.count("quiet") > 0;
+  if (result.count("metrics")) {
+    c.metrics_address = parse_listen_address(result["metrics"].as<std::string>());
+    c.metrics_http = true;
+  }
+  if (result.count("metrics-textfile")) {
+    c.metrics_textfile = result["metrics-textfile"].as<std::string>();
+    if (c.metrics_textfile.empty()) throw UsageError("--metrics-textfile needs a directory");
+  }
+  c.metrics_max_series = static_cast<size_t>(get_count(result, "metrics-max-series", 1, 1000000));
+  if (result.count("metrics-max-series") && !c.metrics())
+    throw UsageError("--metrics-max-series needs --metrics or --metrics-textfile");
   if (info_.tc) {
     if (result.count("iface")) {
       c.ifname = result["iface"].as<std::string>();

@@ -2,7 +2,8 @@
 // is (ToolInfo), plus the tool's own.
 //
 // Every tool:       -h/--help, --version, -d/--duration, -j/--json, -T/--timestamp,
-//                   -v/--verbose, --kernel-headers, --user
+//                   -v/--verbose, --kernel-headers, --user, -q/--quiet,
+//                   --metrics, --metrics-textfile, --metrics-max-series
 // Interval tools:   -i/--interval, -c/--count and the positionals [interval [count]]
 // TC tools:         IFACE (first positional), --attach, --direction
 // Event buffers:    --buffer ring|perf, --wakeup batch|each
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "cli/options.h"
+#include "metrics/endpoint.h"
 
 namespace tracekit {
 
@@ -41,6 +43,13 @@ struct CommonOptions {
   bool verbose = false;
   std::string kernel_headers;  // empty = automatic
   std::string user;            // --user: switch to this user after attaching
+  bool quiet = false;          // nothing on stdout (metrics only)
+  // Metrics (docs/metrics.md).
+  bool metrics_http = false;
+  ListenAddress metrics_address;  // --metrics
+  std::string metrics_textfile;   // --metrics-textfile DIR
+  size_t metrics_max_series = 1000;
+  bool metrics() const { return metrics_http || !metrics_textfile.empty(); }
   // Interval tools.
   double interval = 0;
   long count = 0;  // 0 = no limit

@@ -58,9 +58,21 @@ void FileTee::write(const Record& r) {
     error_ = "cannot write " + path_ + ": " + std::strerror(errno);
 }
 
-std::unique_ptr<Sink> make_sink(bool json, const std::string& tool) {
-  if (json) return std::make_unique<JsonSink>(tool);
-  return std::make_unique<TextSink>();
+std::unique_ptr<Sink> make_sink(bool json, const std::string& tool, bool quiet) {
+  std::unique_ptr<Sink> s;
+  if (json)
+    s = std::make_unique<JsonSink>(tool);
+  else
+    s = std::make_unique<TextSink>();
+  if (quiet) return std::make_unique<QuietSink>(std::move(s));
+  return s;
+}
+
+void QuietSink::notice(const Notice& n) {
+  if (n.level == NoticeLevel::Warning)
+    spdlog::warn("{}", n.message);
+  else
+    spdlog::info("{}", n.message);
 }
 
 void SummaryRecord::text(std::string& out) const {

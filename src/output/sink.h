@@ -122,7 +122,23 @@ class FileTee : public Sink {
   std::string error_;
 };
 
-std::unique_ptr<Sink> make_sink(bool json, const std::string& tool);
+// --quiet: nothing on stdout; notices still go to stderr, and render() still gives the
+// text or JSON form (for FileTee: statistics.dat is written as before).
+class QuietSink : public Sink {
+ public:
+  explicit QuietSink(std::unique_ptr<Sink> form) : form_(std::move(form)) {}
+  void write(const Record&) override {}
+  void notice(const Notice& n) override;
+  void render(const Record& r, std::string& out) override { form_->render(r, out); }
+  void flush() override {}
+  const std::string& error() const override { return none_; }
+
+ private:
+  std::unique_ptr<Sink> form_;
+  std::string none_;
+};
+
+std::unique_ptr<Sink> make_sink(bool json, const std::string& tool, bool quiet = false);
 
 // The last record of every run ("summary"): the numbers every tool reports, plus the
 // tool's own. Text: one line "Traced 5.0 s: 23 execve calls, 0 lost, 0 evicted, 0 not counted".

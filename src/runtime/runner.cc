@@ -8,12 +8,17 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <bpf/bpf.h>
+
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "bpf/event_reader.h"
+#include "bpf/map_reader.h"
 #include "bpf/tc_attach.h"
+#include "metrics/endpoint.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/log.h"
@@ -68,6 +73,13 @@ LinkType link_type(const std::string& ifname) {
   return t;
 }
 
+// kernel.bpf_stats_enabled: whether the kernel counts the programs' run time.
+bool bpf_stats_enabled() {
+  std::ifstream in("/proc/sys/kernel/bpf_stats_enabled");
+  int v = 0;
+  return (in >> v) && v != 0;
+}
+
 void log_error(const Error& e) {
   std::string line = e.what();
   if (!e.hint().empty()) line += "; " + e.hint();
@@ -78,7 +90,43 @@ void log_error(const Error& e) {
 
 struct Runner {
   static int run(Tool& tool, int argc, char** argv);
+  static std::vector<prometheus::MetricFamily> collect(Tool& tool, Runtime& rt);
 };
+
+// One collection: the series every tool has, then the tool's own. Before attach (the
+// server is up from before the compile) only the first two.
+std::vector<prometheus::MetricFamily> Runner::collect(Tool& tool, Runtime& rt) {
+  std::lock_guard<std::mutex> lock(rt.mu_);
+  MetricsBuilder b;
+  MetricLabels base = rt.base_labels();
+  MetricLabels info = base;
+  info.emplace_back("version", TRACEKIT_VERSION);
+  b.gauge("tracekit_build_info", "The tool and its version; always 1.", info, 1);
+  if (!rt.collecting_) return b.take();
+  b.gauge("tracekit_start_time_seconds", "When the tool started tracing, in seconds since the Unix epoch.", base,
+          rt.start_unix_);
+  b.counter("tracekit_events_lost_total",
+            "Events the kernel could not hand to the tool (its buffer was full); 0 for tools without an event buffer.",
+            base, static_cast<double>(rt.events_lost()));
+  const bool stats = bpf_stats_enabled();
+  b.gauge("tracekit_bpf_stats_enabled",
+          "1 when kernel.bpf_stats_enabled is set; when 0 the kernel does not count tracekit_bpf_run* (they stay put).",
+          base, stats ? 1 : 0);
+  for (const auto& p : rt.prog().programs()) {
+    bpf_prog_info pi{};
+    uint32_t len = sizeof pi;
+    if (bpf_obj_get_info_by_fd(p.fd, &pi, &len) != 0) continue;
+    MetricLabels l = base;
+    l.emplace_back("program", p.name);
+    b.counter("tracekit_bpf_run_seconds_total",
+              "Time the kernel spent in this BPF program (needs kernel.bpf_stats_enabled=1).", l,
+              static_cast<double>(pi.run_time_ns) / 1e9);
+    b.counter("tracekit_bpf_runs_total", "Runs of this BPF program (needs kernel.bpf_stats_enabled=1).", l,
+              static_cast<double>(pi.run_cnt));
+  }
+  tool.metrics(rt, b);
+  return b.take();
+}
 
 int Runner::run(Tool& tool, int argc, char** argv) {
   Cli cli(tool.info());
@@ -94,7 +142,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   std::optional<RunAs> run_as;
   if (!common.user.empty()) run_as = parse_run_as(common.user);  // unknown user: exit 2 now
   Runtime rt(info.name, common);
-  rt.base_sink_ = make_sink(common.json, info.name);
+  rt.base_sink_ = make_sink(common.json, info.name, common.quiet);
   rt.sink_ = rt.base_sink_.get();
   if (auto rc = tool.run_offline(r, *rt.sink_)) {
     rt.sink_->flush();
@@ -139,6 +187,23 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   }
   BpfProgram& prog = rt.prog_;
   prog.preflight(load);
+  // Metrics outlets, before the compile: a bad directory or a port in use fails fast.
+  std::unique_ptr<MetricsTextfile> textfile;
+  if (!common.metrics_textfile.empty())
+    textfile = std::make_unique<MetricsTextfile>(common.metrics_textfile,
+                                                 info.name + (info.tc ? "-" + common.ifname : std::string()) + ".prom");
+  std::unique_ptr<MetricsServer> server;
+  if (common.metrics_http) {
+    server = std::make_unique<MetricsServer>(common.metrics_address, [&] { return collect(tool, rt); });
+    spdlog::info("Serving metrics on http://{}/metrics", common.metrics_address.text());
+  }
+  std::string textfile_error;
+  auto write_textfile = [&] {
+    if (!textfile) return;
+    std::string why = textfile->write(render_metrics(collect(tool, rt)));
+    if (!why.empty() && why != textfile_error) spdlog::warn("{}", why);
+    textfile_error = why;
+  };
   ProbeMode mode = common.probe;
   bool any_syscall = false;
   for (const auto& p : plan.probes) any_syscall |= p.kind == Probe::Kind::Syscall;
@@ -161,15 +226,23 @@ int Runner::run(Tool& tool, int argc, char** argv) {
     if (common.buffer == BufferKind::Ring) ro.lost_map = "events_lost";
     ro.perf_wakeup_events = common.wakeup_each ? 1 : 32;
     rt.reader_ = std::make_unique<EventReader>(
-        prog, plan.events_map, common.buffer, [&](const void* data, size_t size) { tool.event(rt, data, size); }, ro);
+        prog, plan.events_map, common.buffer,
+        [&](const void* data, size_t size) {
+          std::lock_guard<std::mutex> lock(rt.mu_);
+          tool.event(rt, data, size);
+        },
+        ro);
   }
   for (const auto& p : plan.probes)
     if (p.kind == Probe::Kind::Syscall)
       where.push_back(prog.attach_syscall({p.name, p.on_exit, p.fn, p.kprobe_fn}, mode));
   if (tc) {
-    int fd = prog.load_function(plan.tc_function, BPF_PROG_TYPE_SCHED_CLS);
     try {
-      for (TcDirection d : rt.directions_) tc->attach(fd, d, common.attach);
+      for (TcDirection d : rt.directions_) {
+        const std::string& fn =
+            d == TcDirection::Egress && !plan.tc_egress_function.empty() ? plan.tc_egress_function : plan.tc_function;
+        tc->attach(prog.load_function(fn, BPF_PROG_TYPE_SCHED_CLS), d, common.attach);
+      }
     } catch (...) {
       tc->detach_all();
       throw;
@@ -193,6 +266,16 @@ int Runner::run(Tool& tool, int argc, char** argv) {
 
   rt.clock_ = std::make_unique<RunClock>(common.duration);
   const RunClock& clock = *rt.clock_;
+  {
+    std::lock_guard<std::mutex> lock(rt.mu_);
+    rt.collecting_ = true;
+    rt.start_unix_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  if (common.metrics() && !bpf_stats_enabled())
+    spdlog::info(
+        "kernel.bpf_stats_enabled is 0: tracekit_bpf_run_seconds_total and _runs_total stay put "
+        "(sysctl -w kernel.bpf_stats_enabled=1 to count)");
+  write_textfile();
   Sink& out = *rt.sink_;
   bool gone = false;
   auto interface_gone = [&] {
@@ -236,9 +319,13 @@ int Runner::run(Tool& tool, int argc, char** argv) {
         rt.final_n_ = n;
         break;
       }
-      tool.report(rt, n);
+      {
+        std::lock_guard<std::mutex> lock(rt.mu_);
+        tool.report(rt, n);
+      }
       out.flush();
       check_lost();
+      write_textfile();
       if (!out.error().empty()) break;
     }
   } else {
@@ -253,6 +340,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
       if (Clock::now() >= next_check) {
         if (interface_gone()) break;
         check_lost();
+        write_textfile();
         next_check = Clock::now() + std::chrono::seconds(1);
       }
     }
@@ -272,10 +360,15 @@ int Runner::run(Tool& tool, int argc, char** argv) {
 
   SummaryRecord summary;
   summary.lost = rt.events_lost();
-  tool.finish(rt, summary);
+  {
+    std::lock_guard<std::mutex> lock(rt.mu_);
+    tool.finish(rt, summary);
+  }
   summary.duration_s = traced_s;
   out.write(summary);
   out.flush();
+  write_textfile();  // the final numbers
+  server.reset();
   if (!out.error().empty()) throw Error(out.error());
   return gone ? kExitFailure : kExitOk;
 }
@@ -286,6 +379,34 @@ Runtime::~Runtime() = default;
 void Runtime::tee(FILE* file, const std::string& path, std::set<std::string, std::less<>> types) {
   tee_ = std::make_unique<FileTee>(*base_sink_, file, path, std::move(types));
   sink_ = tee_.get();
+}
+
+MetricLabels Runtime::base_labels() const {
+  MetricLabels l{{"tool", tool_}};
+  if (!common_.ifname.empty()) l.emplace_back("iface", common_.ifname);
+  return l;
+}
+
+void Runtime::map_metrics(MetricsBuilder& out, const std::string& map, std::optional<uint64_t> entries,
+                          std::optional<uint64_t> evictions) {
+  const int fd = prog_.map_fd(map);
+  bpf_map_info mi{};
+  uint32_t len = sizeof mi;
+  if (bpf_obj_get_info_by_fd(fd, &mi, &len) != 0) return;
+  if (!entries) entries = HashMapReader(fd).read();
+  MetricLabels l = base_labels();
+  l.emplace_back("map", map);
+  out.gauge("tracekit_map_entries", "Entries in this BPF map now.", l, static_cast<double>(*entries));
+  out.gauge("tracekit_map_capacity", "The most entries this BPF map can hold (max_entries).", l, mi.max_entries);
+  if (evictions) {
+    // Computed from counters read one after the other while the program runs, so an
+    // estimate can be one or two high for a moment: the counter never goes back down.
+    uint64_t& shown = evictions_shown_[map];
+    shown = std::max(shown, *evictions);
+    out.counter("tracekit_map_evictions_total",
+                "Entries this LRU map dropped to make room for new ones (their counts until then are gone).", l,
+                static_cast<double>(shown));
+  }
 }
 
 uint64_t Runtime::events_lost() const { return reader_ ? reader_->lost() : 0; }

@@ -26,12 +26,21 @@
 //      batches or 2 s), then finish() (the final report) and one summary record;
 //   8. exit code: 0, or 1 when the interface vanished or a write failed (after the
 //      final report), 2 for usage errors; errors are one line "<tool>: error: ...".
+//
+// Metrics (--metrics, --metrics-textfile; docs/metrics.md): the HTTP endpoint is bound
+// before the compile (a port in use fails fast, before privileges are dropped) and
+// answers from its own thread, which calls Tool::metrics() under the runtime's lock; the
+// runner holds the same lock around report(), event() and finish(), so a tool's state
+// is never read half-updated. The textfile is written every interval (stream tools:
+// every second) and once more after the final report.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,6 +48,7 @@
 
 #include "bpf/bpf_program.h"
 #include "cli/cli.h"
+#include "metrics/metrics.h"
 #include "output/sink.h"
 #include "runtime/clock.h"
 
@@ -68,6 +78,7 @@ struct Plan {
   std::vector<std::string> cflags;  // "-DMAX_FLOWS=...": the tool's own knobs
   std::vector<Probe> probes;        // tracepoints first, then syscalls (see above)
   std::string tc_function;          // TC tools: the SCHED_CLS function
+  std::string tc_egress_function;   // when egress needs its own (else tc_function)
   std::string events_map;           // stream tools: the event buffer ("events")
   std::string doing;                // end of the Attached line: "counting execve() per UID"
 };
@@ -102,6 +113,17 @@ class Runtime {
   // (the run was stopped between two reports).
   long final_report_number() const { return final_n_; }
 
+  // Metrics: on with --metrics or --metrics-textfile.
+  bool metrics_on() const { return common_.metrics(); }
+  size_t max_series() const { return common_.metrics_max_series; }
+  // Labels of every tool-wide series: tool, and iface for TC tools.
+  MetricLabels base_labels() const;
+  // tracekit_map_entries, _capacity and _evictions_total of one map. `entries`: when the
+  // caller just counted them (else they are counted here); `evictions`: when the tool
+  // knows them (a map that cannot evict, or whose evictions are not counted, gets none).
+  void map_metrics(MetricsBuilder& out, const std::string& map, std::optional<uint64_t> entries,
+                   std::optional<uint64_t> evictions);
+
  private:
   friend struct Runner;
   Runtime(std::string tool, CommonOptions common);
@@ -117,6 +139,10 @@ class Runtime {
   bool loopback_ = false;
   std::vector<TcDirection> directions_;
   long final_n_ = 0;
+  std::mutex mu_;  // the tool's state: report(), event(), finish() against metrics()
+  bool collecting_ = false;
+  double start_unix_ = 0;
+  std::map<std::string, uint64_t> evictions_shown_;
 };
 
 class Tool {
@@ -142,6 +168,9 @@ class Tool {
   virtual void report(Runtime&, long /*n*/) {}
   // Everything is detached and drained: the final report, and the summary's numbers.
   virtual void finish(Runtime& rt, SummaryRecord& summary) = 0;
+  // Metrics: the tool's own series and its maps' (Runtime::map_metrics); called at every
+  // scrape and textfile write, under the runtime's lock, after attach (docs/metrics.md).
+  virtual void metrics(Runtime&, MetricsBuilder&) {}
 };
 
 int run(Tool& tool, int argc, char** argv);
