@@ -50,6 +50,7 @@ size_t FlowIdHash::operator()(const FlowId& id) const noexcept {
   mix(static_cast<uint8_t>(id.sport));
   mix(static_cast<uint8_t>(id.dport >> 8));
   mix(static_cast<uint8_t>(id.dport));
+  mix(id.egress ? 1 : 0);
   return static_cast<size_t>(h);
 }
 
@@ -124,7 +125,7 @@ std::string format_flow_rows(const std::vector<FlowRow>& rows) {
 }
 
 void flow_json(const FlowRow& r, long interval, bool final_report, JsonLine& j) {
-  j.field("interval", interval).field("final", final_report);
+  j.field("interval", interval).field("final", final_report).field("direction", r.id.egress ? "egress" : "ingress");
   j.field("src_addr", format_address(r.id, true)).field("src_port", static_cast<unsigned>(r.id.sport));
   j.field("dst_addr", format_address(r.id, false)).field("dst_port", static_cast<unsigned>(r.id.dport));
   j.field("bytes", static_cast<unsigned long long>(r.bytes))

@@ -30,8 +30,10 @@ struct FlowId {
   std::array<uint8_t, 16> dst{};
   uint16_t sport = 0;
   uint16_t dport = 0;
+  bool egress = false;  // the hook that saw it: egress (sent) or ingress (received)
   bool operator==(const FlowId& o) const {
-    return family == o.family && sport == o.sport && dport == o.dport && src == o.src && dst == o.dst;
+    return family == o.family && sport == o.sport && dport == o.dport && src == o.src && dst == o.dst &&
+           egress == o.egress;
   }
 };
 

@@ -50,8 +50,9 @@ BPF_PERCPU_ARRAY(outside, u64, OUTSIDE_REASONS);
 /* Flows this program created; user space subtracts what it finds or drained: the rest
  * were evicted by the LRU table. */
 BPF_PERCPU_ARRAY(flows_created, u64, 1);
-/* Every packet counted into a flow, whatever became of the flow since (slot 0). */
-BPF_PERCPU_ARRAY(totals, struct flow_value, 1);
+/* Every packet counted into a flow, whatever became of the flow since, per hook
+ * (TCP_TRACKER_INGRESS, TCP_TRACKER_EGRESS). */
+BPF_PERCPU_ARRAY(totals, struct flow_value, 2);
 
 static __always_inline void count_outside(int reason)
 {
@@ -61,7 +62,7 @@ static __always_inline void count_outside(int reason)
 		*n += 1; /* per-CPU slot: no other writer */
 }
 
-int trace_tcp_tracker(struct __sk_buff *skb)
+static __always_inline int count_packet(struct __sk_buff *skb, int direction)
 {
 	struct tk_packet pkt = {};
 	struct flow_key key = {};
@@ -80,6 +81,7 @@ int trace_tcp_tracker(struct __sk_buff *skb)
 	key.sport = pkt.sport;
 	key.dport = pkt.dport;
 	key.family = pkt.family;
+	key.direction = direction;
 
 	/* skb->len is the frame length at this hook, as tcpdump reports it; a VLAN tag
 	 * held in skb->vlan_tci is not in it, but tcpdump puts it back (+4). */
@@ -101,11 +103,22 @@ int trace_tcp_tracker(struct __sk_buff *skb)
 	__sync_fetch_and_add(&v->bytes, bytes);
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->segments, segs);
-	total = totals.lookup(&zero);
+	total = totals.lookup(&direction);
 	if (total) { /* per-CPU slot: no other writer */
 		total->bytes += bytes;
 		total->packets += 1;
 		total->segments += segs;
 	}
 	return TRACKER_VERDICT;
+}
+
+/* One entry point per hook, so that each packet knows where it was seen. */
+int trace_tcp_tracker_ingress(struct __sk_buff *skb)
+{
+	return count_packet(skb, TCP_TRACKER_INGRESS);
+}
+
+int trace_tcp_tracker_egress(struct __sk_buff *skb)
+{
+	return count_packet(skb, TCP_TRACKER_EGRESS);
 }

@@ -3,10 +3,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -76,6 +78,15 @@ class FlowTable {
       drained_ += n;
     else
       in_table_ = n;
+    std::vector<FlowRow> rows = rows_of(reader, n);
+    rates_.update(rows, seconds);
+    spdlog::debug("read {} flows in {:.2f} ms with {} bpf() calls ({})", n,
+                  std::chrono::duration<double, std::milli>(reader.took()).count(), reader.syscalls(),
+                  reader.batched() ? "batched" : "iterated");
+    return rows;
+  }
+
+  static std::vector<FlowRow> rows_of(HashMapReader& reader, size_t n) {
     std::vector<FlowRow> rows(n);
     for (size_t i = 0; i < n; ++i) {
       auto k = reader.key_as<flow_key>(i);
@@ -86,15 +97,20 @@ class FlowTable {
       std::memcpy(r.id.dst.data(), k.daddr, 16);
       r.id.sport = k.sport;
       r.id.dport = k.dport;
+      r.id.egress = k.direction == TCP_TRACKER_EGRESS;
       r.bytes = v.bytes;
       r.packets = v.packets;
       r.segments = v.segments;
     }
-    rates_.update(rows, seconds);
-    spdlog::debug("read {} flows in {:.2f} ms with {} bpf() calls ({})", n,
-                  std::chrono::duration<double, std::milli>(reader.took()).count(), reader.syscalls(),
-                  reader.batched() ? "batched" : "iterated");
     return rows;
+  }
+
+  // The active table as it is now, for metrics: no swap, no drain, rates untouched.
+  std::vector<FlowRow> peek() {
+    HashMapReader& reader = readers_[reset_ ? active_ : 0];
+    size_t n = reader.read(false);
+    if (!reset_) in_table_ = n;
+    return rows_of(reader, n);
   }
 
   // Flows the LRU table evicted since the start: created by the program, minus those in
@@ -112,14 +128,24 @@ class FlowTable {
     return c;
   }
 
-  // Every packet counted into a flow since the start (evicted flows included).
-  flow_value totals() {
+  // Every packet counted into a flow since the start (evicted flows included), seen on
+  // the hook `direction` (TCP_TRACKER_INGRESS, TCP_TRACKER_EGRESS).
+  flow_value totals(uint32_t direction) {
     int fd = prog_.map_fd("totals");
     std::vector<flow_value> percpu(static_cast<size_t>(std::max(1, libbpf_num_possible_cpus())));
-    uint32_t zero = 0;
     flow_value t{};
-    if (bpf_map_lookup_elem(fd, &zero, percpu.data()) != 0) return t;
+    if (bpf_map_lookup_elem(fd, &direction, percpu.data()) != 0) return t;
     for (const auto& v : percpu) {
+      t.bytes += v.bytes;
+      t.packets += v.packets;
+      t.segments += v.segments;
+    }
+    return t;
+  }
+  flow_value totals() {
+    flow_value t{};
+    for (uint32_t d : {TCP_TRACKER_INGRESS, TCP_TRACKER_EGRESS}) {
+      flow_value v = totals(d);
       t.bytes += v.bytes;
       t.packets += v.packets;
       t.segments += v.segments;
@@ -145,6 +171,59 @@ class FlowTable {
   uint64_t in_table_ = 0;  // flows in the table at the last read (running totals)
   FlowRates rates_;
   bool reset_;
+};
+
+// The busiest flows as Prometheus counters: {direction, local_port, remote_addr}, the
+// local end being the source of what egress saw and the destination of what ingress
+// saw. Every read of the table (a report or a scrape) is observed: the growth of each
+// flow since the last read is added to its series. A flow that vanished (evicted, or
+// drained by --reset) keeps what it had; one that came back starts again from zero.
+// What an evicted flow gained after its last read is in the interface totals only.
+class FlowMetrics {
+ public:
+  // Half of --metrics-max-series for each direction (the fold keeps its direction, so
+  // the flows of one direction always sum to that direction's interface total).
+  explicit FlowMetrics(size_t max_series)
+      : series_{CappedSeries({"local_port", "remote_addr"}, 3, std::max<size_t>(1, max_series - max_series / 2)),
+                CappedSeries({"local_port", "remote_addr"}, 3, std::max<size_t>(1, max_series / 2))} {}
+
+  // rows: the table as read; drained: they were deleted (--reset), the next table starts empty.
+  void observe(const std::vector<FlowRow>& rows, bool drained) {
+    std::unordered_map<FlowId, flow_value, FlowIdHash> now;
+    if (!drained) now.reserve(rows.size());
+    for (const FlowRow& r : rows) {
+      flow_value before{};
+      if (auto it = last_.find(r.id); it != last_.end()) before = it->second;
+      const bool again = r.bytes < before.bytes || r.packets < before.packets;  // re-created since
+      if (again) before = {};
+      const uint64_t deltas[3] = {r.bytes - before.bytes, r.packets - before.packets, r.segments - before.segments};
+      if (deltas[0] || deltas[1] || deltas[2]) series_[r.id.egress ? 1 : 0].add(labels(r.id), deltas);
+      if (!drained) now[r.id] = {r.bytes, r.packets, r.segments};
+    }
+    last_ = std::move(now);
+  }
+
+  void emit(MetricsBuilder& out, const MetricLabels& base) {
+    for (int egress : {0, 1}) {
+      MetricLabels fixed = base;
+      fixed.emplace_back("direction", egress ? "egress" : "ingress");
+      series_[egress].emit(
+          out, {"tracekit_tcp_flow_bytes_total", "tracekit_tcp_flow_packets_total", "tracekit_tcp_flow_segments_total"},
+          {"Bytes (frame lengths) of the busiest flows; the rest are summed in the series labelled other.",
+           "Packets of the busiest flows; the rest are summed in the series labelled other.",
+           "Wire segments (GSO/GRO segments) of the busiest flows; the rest are in the series labelled other."},
+          fixed);
+    }
+  }
+
+ private:
+  // The local end's port and the remote address: what grows with the workload.
+  static std::vector<std::string> labels(const FlowId& id) {
+    if (id.egress) return {std::to_string(id.sport), format_address(id, false)};
+    return {std::to_string(id.dport), format_address(id, true)};
+  }
+  CappedSeries series_[2];  // ingress, egress
+  std::unordered_map<FlowId, flow_value, FlowIdHash> last_;
 };
 
 // One flow of a report: a JSON line (the text table shows it in the report).
@@ -243,13 +322,42 @@ class TcpTracker : public Tool {
     o_.reset = r.count("reset") > 0;
     plan.cflags = {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(o_.max_flows)};
     if (o_.reset) plan.cflags.push_back("-DTCP_TRACKER_SPARE");
-    plan.tc_function = "trace_tcp_tracker";
+    plan.tc_function = "trace_tcp_tracker_ingress";
+    plan.tc_egress_function = "trace_tcp_tracker_egress";
     plan.doing = "counting TCP bytes and packets per flow";
   }
 
   void loaded(Runtime& rt) override {
     table_ = std::make_unique<FlowTable>(rt.prog(), o_);
     last_ = RunClock::Clock::now();
+    if (rt.metrics_on()) flow_metrics_ = std::make_unique<FlowMetrics>(rt.max_series());
+  }
+
+  void metrics(Runtime& rt, MetricsBuilder& out) override {
+    std::vector<FlowRow> rows = table_->peek();
+    flow_metrics_->observe(rows, false);
+    rt.map_metrics(out, "flows", rows.size(), table_->evicted());
+    const MetricLabels base = rt.base_labels();
+    for (TcDirection d : rt.directions()) {
+      const bool egress = d == TcDirection::Egress;
+      const flow_value t = table_->totals(egress ? TCP_TRACKER_EGRESS : TCP_TRACKER_INGRESS);
+      MetricLabels l = base;
+      l.emplace_back("direction", egress ? "egress" : "ingress");
+      out.counter("tracekit_tcp_bytes_total",
+                  "Bytes (frame lengths, as tcpdump counts them) of TCP packets on the hook.", l,
+                  static_cast<double>(t.bytes));
+      out.counter("tracekit_tcp_packets_total", "TCP packets (skbs) on the hook.", l, static_cast<double>(t.packets));
+      out.counter("tracekit_tcp_segments_total", "TCP wire segments on the hook (GSO/GRO packets count each segment).",
+                  l, static_cast<double>(t.segments));
+    }
+    const OutsideCounts outside = table_->outside();
+    for (size_t i = 0; i < OutsideCounts::kReasons; ++i) {
+      MetricLabels l = base;
+      l.emplace_back("reason", outside_reason_key(i));
+      out.counter("tracekit_tcp_packets_not_counted_total", "Packets on the hooks that are in no flow, by reason.", l,
+                  static_cast<double>(outside.n[i]));
+    }
+    flow_metrics_->emit(out, base);
   }
 
   void report(Runtime& rt, long n) override { print(rt, n, false); }
@@ -288,6 +396,7 @@ class TcpTracker : public Tool {
     last_ = now;
     const double elapsed = rt.clock().elapsed_seconds();
     std::vector<FlowRow> rows = table_->read(seconds);
+    if (flow_metrics_) flow_metrics_->observe(rows, o_.reset);
     if (final_report && !o_.reset && elapsed > 0) {
       // The final report of running totals gives the average rate over the whole trace.
       for (auto& r : rows) {
@@ -320,6 +429,7 @@ class TcpTracker : public Tool {
 
   Options o_;
   std::unique_ptr<FlowTable> table_;
+  std::unique_ptr<FlowMetrics> flow_metrics_;
   RunClock::Clock::time_point last_;
   bool warned_evicted_ = false;
 };

@@ -11,7 +11,7 @@
 
 /*
  * One direction of a TCP connection, as seen in one packet: the packet's source and
- * destination. Addresses are in network byte order; an IPv4 address fills the first
+ * destination, and the hook (ingress, egress) that saw it. Addresses are in network byte order; an IPv4 address fills the first
  * 4 bytes of its array and the rest is zero. Ports are in host byte order.
  * The structure has no implicit padding (the map hashes every byte of the key).
  */
@@ -20,9 +20,14 @@ struct flow_key {
 	__u8 daddr[16];
 	__u16 sport;
 	__u16 dport;
-	__u8 family; /* 4 or 6 */
-	__u8 pad[3];
+	__u8 family;    /* 4 or 6 */
+	__u8 direction; /* TCP_TRACKER_INGRESS or TCP_TRACKER_EGRESS: the hook that saw it */
+	__u8 pad[2];
 };
+
+/* The hook a packet was seen on: the flow key's direction, the index into "totals". */
+#define TCP_TRACKER_INGRESS 0
+#define TCP_TRACKER_EGRESS 1
 
 /* Counters of one flow, each updated with an atomic add. */
 struct flow_value {

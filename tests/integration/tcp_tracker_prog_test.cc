@@ -167,7 +167,7 @@ class Prog {
     load.net_admin = true;
     load.tracing = false;
     prog_.load(tcp_tracker_bpf_text, load);
-    fd_ = prog_.load_function("trace_tcp_tracker", BPF_PROG_TYPE_SCHED_CLS);
+    fd_ = prog_.load_function("trace_tcp_tracker_ingress", BPF_PROG_TYPE_SCHED_CLS);
     flows_fd_ = prog_.map_fd("flows");
     if (spare) spare_fd_ = prog_.map_fd("flows_spare");
     tables_fd_ = prog_.map_fd("flow_tables");

@@ -116,12 +116,13 @@ TEST_CASE("--sort values", "[flow]") {
 TEST_CASE("JSON object per flow", "[flow]") {
   auto r = row(v6("fd7c::2", 5001, "fd7c::1", 40000), 3523, 23, 1761.5);
   r.segments = 40;
+  r.id.egress = true;
   CHECK(json_of([&](JsonLine& j) { flow_json(r, 3, false, j); }) ==
-        R"({"interval":3,"final":false,"src_addr":"fd7c::2","src_port":5001,)"
+        R"({"interval":3,"final":false,"direction":"egress","src_addr":"fd7c::2","src_port":5001,)"
         R"("dst_addr":"fd7c::1","dst_port":40000,"bytes":3523,"packets":23,"segments":40,"bytes_per_sec":1761.5})");
   auto q = row(v4("10.0.0.1", 1, "10.0.0.2", 65535), 0, 0, 0);
   CHECK(json_of([&](JsonLine& j) { flow_json(q, 0, true, j); }) ==
-        R"({"interval":0,"final":true,"src_addr":"10.0.0.1","src_port":1,)"
+        R"({"interval":0,"final":true,"direction":"ingress","src_addr":"10.0.0.1","src_port":1,)"
         R"("dst_addr":"10.0.0.2","dst_port":65535,"bytes":0,"packets":0,"segments":0,"bytes_per_sec":0})");
 }
 
