@@ -99,6 +99,24 @@ class ExecveDumb : public Tool {
 
   void report(Runtime& rt, long n) override { print(rt, n, false); }
 
+  // The map only grows (no deletes): each uid's growth since the last scrape is added to
+  // its series.
+  void metrics(Runtime& rt, MetricsBuilder& out) override {
+    if (!series_) series_ = std::make_unique<CappedSeries>(std::vector<std::string>{"uid", "user"}, 1, rt.max_series());
+    size_t entries = reader_->read();
+    for (size_t i = 0; i < entries; ++i) {
+      auto uid = reader_->key_as<uint32_t>(i);
+      auto count = reader_->value_as<uint64_t>(i);
+      uint64_t& before = seen_[uid];
+      if (count > before) series_->add({std::to_string(uid), user_name(uid).value_or("")}, count - before);
+      before = count;
+    }
+    rt.map_metrics(out, "counts", entries, std::nullopt);
+    series_->emit(out, {"tracekit_execve_total"},
+                  {"execve() calls by the caller's real uid (the rest of the users in the series labelled other)."},
+                  rt.base_labels());
+  }
+
   void finish(Runtime& rt, SummaryRecord& summary) override {
     uint64_t total = print(rt, rt.final_report_number(), true);
     summary.events = total;
@@ -129,7 +147,9 @@ class ExecveDumb : public Tool {
   }
 
   std::unique_ptr<HashMapReader> reader_;
-  std::map<uint32_t, uint64_t> last_;
+  std::map<uint32_t, uint64_t> last_;  // counts at the last report
+  std::map<uint32_t, uint64_t> seen_;  // counts at the last scrape
+  std::unique_ptr<CappedSeries> series_;
 };
 
 }  // namespace

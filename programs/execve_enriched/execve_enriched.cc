@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -181,11 +182,31 @@ class ExecveEnriched : public Tool {
     d.user = user_name(ev_.uid);
     rt.out().write(execve_enriched::ExecRecord(d, with_time_));
     ++printed_;
+    if (series_) {
+      std::string result = ev_.ret >= 0 ? "ok" : execve_enriched::errno_name(ev_.ret);
+      if (result.empty()) result = std::to_string(-static_cast<int64_t>(ev_.ret));
+      series_->add({std::string(execve_enriched::bounded(ev_.comm, EXECVE_COMM_SIZE)), std::move(result)}, 1);
+    }
     uint64_t now = monotonic_ns();
     if (ev_.exit_ns && now > ev_.exit_ns) {
       latency_sum_ns_ += now - ev_.exit_ns;
       latency_max_ns_ = std::max<uint64_t>(latency_max_ns_, now - ev_.exit_ns);
     }
+  }
+
+  void loaded(Runtime& rt) override {
+    if (rt.metrics_on())
+      series_ = std::make_unique<CappedSeries>(std::vector<std::string>{"comm", "result"}, 1, rt.max_series());
+  }
+
+  void metrics(Runtime& rt, MetricsBuilder& out) override {
+    series_->emit(out, {"tracekit_exec_events_total"},
+                  {"execve()/execveat() calls printed, by the caller's command name and the result (ok, or the "
+                   "errno name); the rest in the series labelled other."},
+                  rt.base_labels());
+    // LRU maps whose evictions are not counted (docs/metrics.md).
+    rt.map_metrics(out, "parents", std::nullopt, std::nullopt);
+    rt.map_metrics(out, "pending", std::nullopt, std::nullopt);
   }
 
   void finish(Runtime& rt, SummaryRecord& s) override {
@@ -211,6 +232,7 @@ class ExecveEnriched : public Tool {
   MonotonicToWall to_wall_;
   uint64_t printed_ = 0, filtered_ = 0, malformed_ = 0;
   uint64_t latency_sum_ns_ = 0, latency_max_ns_ = 0;
+  std::unique_ptr<CappedSeries> series_;
 };
 
 }  // namespace

@@ -196,6 +196,25 @@ class TcpDuration : public Tool {
     plan.doing = "timing TCP connections, up to " + std::to_string(max_conns_) + " live";
   }
 
+  // The program's counters and the connections in the table now.
+  static TableCounters counters(Runtime& rt) {
+    auto stat = [&](std::uint32_t i) { return rt.prog().sum_percpu_u64("stats", i); };
+    TableCounters t;
+    t.opened = stat(TD_STAT_OPENED);
+    t.syn_retransmits = stat(TD_STAT_SYN_RETRANS);
+    t.closed_fin = stat(TD_STAT_CLOSED_FIN);
+    t.closed_rst = stat(TD_STAT_CLOSED_RST);
+    t.orphan_fin = stat(TD_STAT_ORPHAN_FIN);
+    t.orphan_rst = stat(TD_STAT_ORPHAN_RST);
+    t.insert_failed = stat(TD_STAT_INSERT_FAILED);
+    t.replaced = stat(TD_STAT_REPLACED);
+    t.unparsed = stat(TD_STAT_UNPARSED);
+    HashMapReader open_conns(rt.prog().map_fd("connections"));
+    t.still_open = open_conns.read();
+    t.lost_events = rt.events_lost();
+    return t;
+  }
+
   std::optional<int> run_offline(const cxxopts::ParseResult&, Sink& out) override {
     if (plot_only_.empty()) return std::nullopt;
     DurationFile f = read_durations(plot_only_);
@@ -229,25 +248,29 @@ class TcpDuration : public Tool {
     Connection c = from_event(e, wall_offset_);
     durations_.push_back(c.duration_ns);
     seconds_.push_back(static_cast<double>(c.duration_ns) / 1e9);
+    if (rt.metrics_on()) hist_[c.end == End::Rst ? 1 : 0].observe(static_cast<double>(c.duration_ns) / 1e9);
     rt.out().write(ConnectionRecord(c, rt.common().timestamps));
+  }
+
+  void metrics(Runtime& rt, MetricsBuilder& out) override {
+    const TableCounters t = counters(rt);
+    rt.map_metrics(out, "connections", t.still_open, t.evicted());
+    for (int end : {0, 1}) {
+      MetricLabels l = rt.base_labels();
+      l.emplace_back("end", end ? "rst" : "fin");
+      out.histogram(
+          "tracekit_tcp_connection_duration_seconds",
+          "Lifetime of each TCP connection seen on the interface, first SYN to the last FIN's ACK or the RST.", l,
+          hist_[end]);
+      out.counter("tracekit_tcp_connections_total", "TCP connections seen to their end on the interface.", l,
+                  static_cast<double>(hist_[end].count));
+    }
   }
 
   void finish(Runtime& rt, SummaryRecord& s) override {
     if (short_events_) spdlog::warn("{} events were shorter than expected and were skipped", short_events_);
-    auto stat = [&](std::uint32_t i) { return rt.prog().sum_percpu_u64("stats", i); };
+    counters_ = counters(rt);
     TableCounters& t = counters_;
-    t.opened = stat(TD_STAT_OPENED);
-    t.syn_retransmits = stat(TD_STAT_SYN_RETRANS);
-    t.closed_fin = stat(TD_STAT_CLOSED_FIN);
-    t.closed_rst = stat(TD_STAT_CLOSED_RST);
-    t.orphan_fin = stat(TD_STAT_ORPHAN_FIN);
-    t.orphan_rst = stat(TD_STAT_ORPHAN_RST);
-    t.insert_failed = stat(TD_STAT_INSERT_FAILED);
-    t.replaced = stat(TD_STAT_REPLACED);
-    t.unparsed = stat(TD_STAT_UNPARSED);
-    HashMapReader open_conns(rt.prog().map_fd("connections"));
-    t.still_open = open_conns.read();
-    t.lost_events = rt.events_lost();
     if (t.lost_events) spdlog::warn("{} connection events were lost (buffer full)", t.lost_events);
     s.events = durations_.size();
     s.events_name = "connections";
@@ -273,6 +296,7 @@ class TcpDuration : public Tool {
   std::vector<double> seconds_;
   std::uint64_t short_events_ = 0;
   TableCounters counters_;
+  HistogramData hist_[2] = {HistogramData(duration_buckets_seconds()), HistogramData(duration_buckets_seconds())};
 };
 
 }  // namespace
