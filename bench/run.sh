@@ -4,13 +4,13 @@
 #
 #   sudo bench/run.sh            # everything (about 10 minutes), then docs/PERFORMANCE.md
 #   sudo bench/run.sh --quick    # fewer and shorter runs; writes only build-bench/results/
-#   sudo bench/run.sh --only startup,storm,testrun,flowread,iperf   # some sections; writes
+#   sudo bench/run.sh --only startup,storm,testrun,flowread,scrape,iperf   # some sections; writes
 #                                # only build-bench/results/ (bench/report.py merges runs)
 #   sudo bench/run.sh --before REV   # also run REV's execve_enriched in the exec storm
 #
 # Builds the main project into build-bench/tracekit and the helpers (bench/CMakeLists.txt)
 # into build-bench/helpers, installs what only the bench needs (python3-bpfcc,
-# python3-pyroute2, iperf3) with apt-get, and keeps raw output in
+# python3-pyroute2, iperf3, curl) with apt-get, and keeps raw output in
 # build-bench/results/<time>/. Every process is bounded by a timeout; the network
 # namespaces, kernel.bpf_stats_enabled and any tracer still running are cleaned up on
 # exit, whatever happens. --before REV (a commit, e.g. the last one before a change)
@@ -24,7 +24,7 @@ bench=$root/bench
 
 quick=0
 write_doc=1
-only="startup,storm,testrun,flowread,iperf"
+only="startup,storm,testrun,flowread,scrape,iperf"
 before_rev=${BENCH_BEFORE:-}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -59,7 +59,7 @@ log() { echo "bench: $*" >&2; }
 # ---- dependencies ---------------------------------------------------------------------
 "$root/scripts/setup.sh" --deps-only
 missing=()
-for p in python3-bpfcc python3-pyroute2 iperf3; do
+for p in python3-bpfcc python3-pyroute2 iperf3 curl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -383,7 +383,7 @@ if want testrun; then
     testrun floor "$frame" --text "$bench/bpf/empty_classifier.bpf.c" --fn empty_classifier
     testrun theirs_tcp_tracker "$frame" --text "$bench/baseline/tcp_tracker.bpf.c" --fn trace_tcp_connections
     testrun theirs_tcp_duration "$frame" --text "$bench/baseline/tcp_duration.bpf.c" --fn trace_tcp_duration
-    have tcp_tracker && testrun ours_tcp_tracker "$frame" --tool tcp_tracker --fn trace_tcp_tracker
+    have tcp_tracker && testrun ours_tcp_tracker "$frame" --tool tcp_tracker --fn trace_tcp_tracker_ingress
     have tcp_duration && testrun ours_tcp_duration "$frame" --tool tcp_duration --fn tcp_duration -DUSE_RINGBUF
   done
 fi
@@ -402,6 +402,34 @@ if want flowread; then
   put "flowread/theirs $(sed -n 's/^items_ms=//p' "$res/flowread-theirs.kv")"
   put "flowread/theirs_flows $(sed -n 's/^items_flows=//p' "$res/flowread-theirs.kv")"
   put "flowread/theirs_batch $(sed -n 's/^batch_ms=//p' "$res/flowread-theirs.kv")"
+fi
+
+# ---- 5b. a metrics scrape of tcp_tracker holding $FLOWS flows ----------------------------
+# tcp_tracker runs on $veth_a with --metrics; bench_bpf fillflows puts $FLOWS flows into
+# its live flow map; then GET /metrics is timed with curl inside $ns_a: the first scrape
+# (every flow is new: the cap admits the busiest) and the next SCRAPE_RUNS.
+if want scrape && have tcp_tracker; then
+  wait_quiet scrape
+  log "metrics scrape: $FLOWS flows"
+  mport=19753
+  ip netns exec "$ns_a" timeout 600 "$tk/tcp_tracker" "$veth_a" -q -i 3600 --max-flows 262144 \
+    --metrics "127.0.0.1:$mport" >/dev/null 2>"$res/scrape-tool.err" &
+  scrape_pid=$!
+  for _ in $(seq 1 300); do grep -q "^Attached" "$res/scrape-tool.err" && break; sleep 0.2; done
+  if timeout 120 "$hb/bench_bpf" fillflows --flows $FLOWS >"$res/scrape-fill.kv" 2>"$res/scrape-fill.err"; then
+    get() { ip netns exec "$ns_a" timeout 30 curl -s -o "$res/scrape-body.txt" -w '%{time_total}\n' "http://127.0.0.1:$mport/metrics"; }
+    first=$(get)
+    : >"$res/scrape-times.txt"
+    for _ in $(seq 1 "${SCRAPE_RUNS:-5}"); do get >>"$res/scrape-times.txt"; done
+    put "scrape/first_ms $(awk -v t="$first" 'BEGIN { printf "%.1f", t * 1000 }')"
+    put "scrape/ms $(sort -n "$res/scrape-times.txt" | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] * 1000 }')"
+    put "scrape/bytes $(wc -c <"$res/scrape-body.txt")"
+    put "scrape/series $(grep -c '^tracekit_tcp_flow_bytes_total' "$res/scrape-body.txt")"
+    put "scrape/flows $(sed -n 's/^tracekit_map_entries{.*map="flows"} //p' "$res/scrape-body.txt")"
+    put "scrape/rss_kib $(awk '/^VmRSS/ { print $2 }' /proc/$(pgrep -n -f "tcp_tracker $veth_a -q")/status 2>/dev/null)"
+  fi
+  kill -INT $scrape_pid 2>/dev/null || true
+  wait $scrape_pid 2>/dev/null || true
 fi
 
 # ---- 6. throughput through the traced veth ----------------------------------------------

@@ -14,12 +14,17 @@
 //       kernel): prints compile_s, the median.
 //   bench_bpf flowread --flows 100000 [--runs 5]
 //       Fills tcp_tracker's flow map with --flows flows and times full reads of it.
+//   bench_bpf fillflows --flows 100000
+//       Fills the flow map of the tcp_tracker that runs now (the newest map named
+//       "flows" with tcp_tracker's key size) with --flows flows, for the scrape
+//       benchmark (bench/run.sh times GET /metrics against it).
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -50,7 +55,7 @@ using tracekit::LoadOptions;
   std::fprintf(
       stderr,
       "bench_bpf: %s\nusage: bench_bpf headers | testrun (--text FILE | --tool NAME) --fn FN [--frame tcp4|tcp6] "
-      "[--repeat N] [--runs N] [-DX=Y...] | flowread [--flows N] [--runs N]\n",
+      "[--repeat N] [--runs N] [-DX=Y...] | flowread [--flows N] [--runs N] | fillflows [--flows N]\n",
       msg.c_str());
   std::exit(2);
 }
@@ -203,20 +208,8 @@ int cmd_testrun(int argc, char** argv) {
 }
 
 #ifdef BENCH_HAVE_TCP_TRACKER
-// Fills tcp_tracker's flow table (the tool's own BPF text, its size raised with the
-// tool's -DTCP_TRACKER_MAX_FLOWS) with `flows` distinct IPv4 flows, then times full
-// reads with the tool's HashMapReader (BPF_MAP_LOOKUP_BATCH: a few system calls for
-// the whole table), and with its one-entry-at-a-time fallback for reference.
-int flowread(long flows, int runs) {
-  long size = 1;
-  while (size < flows * 2) size *= 2;
-  BpfProgram prog;
-  LoadOptions load{"", {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(size)}, true, false};
-  prog.load(bench::embedded_text("tcp_tracker"), load);
-  prog.load_function("trace_tcp_tracker", BPF_PROG_TYPE_SCHED_CLS);
-  prog.free_compiler_memory();
-  int fd = prog.map_fd("flows");
-
+// `flows` distinct IPv4 flows (198.18.x.x -> 198.19.0.2, ingress) into a flow map.
+void fill_flows(int fd, long flows) {
   std::vector<flow_key> keys(flows);
   std::vector<flow_value> values(flows);
   for (long f = 0; f < flows; ++f) {
@@ -229,6 +222,7 @@ int flowread(long flows, int runs) {
     k.sport = static_cast<__u16>(1024 + (f & 0xffff) % 60000);
     k.dport = static_cast<__u16>(443 + (f & 0xffff) / 60000);
     k.family = 4;
+    k.direction = TCP_TRACKER_INGRESS;
     values[f] = {static_cast<__u64>(1000 + f), static_cast<__u64>(1 + f % 7), static_cast<__u64>(1 + f % 7)};
   }
   bpf_map_batch_opts opts{};
@@ -238,6 +232,23 @@ int flowread(long flows, int runs) {
     if (bpf_map_update_batch(fd, &keys[start], &values[start], &n, &opts) != 0)
       throw tracekit::Error("BPF_MAP_UPDATE_BATCH: " + std::string(std::strerror(errno)));
   }
+}
+
+// Fills tcp_tracker's flow table (the tool's own BPF text, its size raised with the
+// tool's -DTCP_TRACKER_MAX_FLOWS) with `flows` distinct IPv4 flows, then times full
+// reads with the tool's HashMapReader (BPF_MAP_LOOKUP_BATCH: a few system calls for
+// the whole table), and with its one-entry-at-a-time fallback for reference.
+int flowread(long flows, int runs) {
+  long size = 1;
+  while (size < flows * 2) size *= 2;
+  BpfProgram prog;
+  LoadOptions load{"", {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(size)}, true, false};
+  prog.load(bench::embedded_text("tcp_tracker"), load);
+  prog.load_function("trace_tcp_tracker_ingress", BPF_PROG_TYPE_SCHED_CLS);
+  prog.free_compiler_memory();
+  int fd = prog.map_fd("flows");
+
+  fill_flows(fd, flows);
 
   // The tool's reader (src/map_reader.h), batched as the tool runs it, and the
   // one-entry-at-a-time fallback for reference.
@@ -335,6 +346,42 @@ int cmd_flowread(int argc, char** argv) {
 #endif
 }
 
+int cmd_fillflows(int argc, char** argv) {
+  long flows = 100000;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--flows" && i + 1 < argc)
+      flows = std::stol(argv[++i]);
+    else
+      usage("unknown option " + a);
+  }
+#ifdef BENCH_HAVE_TCP_TRACKER
+  int found = -1;
+  for (__u32 id = 0; bpf_map_get_next_id(id, &id) == 0;) {
+    int fd = bpf_map_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_map_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::string(info.name) == "flows" &&
+        info.key_size == sizeof(flow_key) && info.max_entries >= static_cast<__u32>(flows)) {
+      if (found >= 0) close(found);
+      found = fd;  // ids grow: the last one is the newest
+    } else {
+      close(fd);
+    }
+  }
+  if (found < 0)
+    throw tracekit::Error("no running tcp_tracker with a flow map of " + std::to_string(flows) + " entries");
+  fill_flows(found, flows);
+  std::printf("filled=%ld\n", flows);
+  return 0;
+#else
+  (void)flows;
+  std::fprintf(stderr, "bench_bpf: tcp_tracker was not built\n");
+  return 3;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -345,6 +392,7 @@ int main(int argc, char** argv) {
     if (cmd == "headers") return cmd_headers();
     if (cmd == "testrun") return cmd_testrun(argc, argv);
     if (cmd == "flowread") return cmd_flowread(argc, argv);
+    if (cmd == "fillflows") return cmd_fillflows(argc, argv);
     if (cmd == "compile") return cmd_compile(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_bpf: error: %s\n", e.what());

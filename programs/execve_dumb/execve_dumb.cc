@@ -82,7 +82,8 @@ class ExecveDumb : public Tool {
         "  execve_dumb -i 1 -c 10      # every second, 10 reports\n"
         "  execve_dumb 2 5             # same as -i 2 -c 5\n"
         "  execve_dumb -d 60 --json    # one JSON object per interval for a minute\n"
-        "  execve_dumb --probe kprobe  # attach a kprobe instead of the syscall tracepoint\n";
+        "  execve_dumb --probe kprobe  # attach a kprobe instead of the syscall tracepoint\n"
+        "  execve_dumb -q --metrics 9751  # no output: Prometheus metrics on 127.0.0.1:9751 (docs/metrics.md)\n";
     i.kind = ToolKind::Interval;
     i.default_interval = 5;
     i.syscall_probes = true;

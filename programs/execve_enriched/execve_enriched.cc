@@ -99,7 +99,8 @@ class ExecveEnriched : public Tool {
         "  execve_enriched --failed-only      # only calls that failed (ENOENT, EACCES, ...)\n"
         "  execve_enriched --ppid 4242 -n sh  # children of 4242 whose command contains 'sh'\n"
         "  execve_enriched --json -d 10       # JSON lines for 10 seconds\n"
-        "  execve_enriched --buffer perf      # BPF_PERF_OUTPUT instead of the ring buffer\n";
+        "  execve_enriched --buffer perf      # BPF_PERF_OUTPUT instead of the ring buffer\n"
+        "  execve_enriched -q --metrics 0.0.0.0:9752  # only Prometheus metrics: events by command and result\n";
     i.kind = ToolKind::Stream;
     i.event_buffer = true;
     i.syscall_probes = true;

@@ -150,7 +150,8 @@ class TcpDuration : public Tool {
         "  tcp_duration eth0 --json --no-plot     # JSON lines on stdout and in the file, no picture\n"
         "  tcp_duration eth0 --log-x --bins 40    # picture with a log duration axis, 40 bars\n"
         "  tcp_duration lo -d 10                  # loopback: hooked on ingress only (packets pass it twice)\n"
-        "  tcp_duration --plot-only statistics.dat --plot old.png --size 1200x800  # re-draw only\n";
+        "  tcp_duration --plot-only statistics.dat --plot old.png --size 1200x800  # re-draw only\n"
+        "  tcp_duration eth0 --metrics 9754       # as usual, plus a duration histogram for Prometheus\n";
     i.kind = ToolKind::Stream;
     i.tc = true;
     i.event_buffer = true;
@@ -200,7 +201,11 @@ class TcpDuration : public Tool {
   static TableCounters counters(Runtime& rt) {
     auto stat = [&](std::uint32_t i) { return rt.prog().sum_percpu_u64("stats", i); };
     TableCounters t;
+    // In this order (opened, the table, then the ends): a connection that opens or ends
+    // while they are read makes evicted() low for a moment, never high.
     t.opened = stat(TD_STAT_OPENED);
+    HashMapReader open_conns(rt.prog().map_fd("connections"));
+    t.still_open = open_conns.read();
     t.syn_retransmits = stat(TD_STAT_SYN_RETRANS);
     t.closed_fin = stat(TD_STAT_CLOSED_FIN);
     t.closed_rst = stat(TD_STAT_CLOSED_RST);
@@ -209,8 +214,6 @@ class TcpDuration : public Tool {
     t.insert_failed = stat(TD_STAT_INSERT_FAILED);
     t.replaced = stat(TD_STAT_REPLACED);
     t.unparsed = stat(TD_STAT_UNPARSED);
-    HashMapReader open_conns(rt.prog().map_fd("connections"));
-    t.still_open = open_conns.read();
     t.lost_events = rt.events_lost();
     return t;
   }

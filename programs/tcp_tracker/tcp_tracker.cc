@@ -121,6 +121,15 @@ class FlowTable {
     return created > known ? created - known : 0;
   }
 
+  // The same for a scrape, from the program's count of created flows read *before* the
+  // table (`rows_now` entries): a flow created in between can only make it low, never
+  // high, so the monotonic counter built on it never overshoots.
+  uint64_t created() { return prog_.sum_percpu_u64("flows_created"); }
+  uint64_t evicted(uint64_t created_before, size_t rows_now) const {
+    const uint64_t known = drained_ + rows_now;
+    return created_before > known ? created_before - known : 0;
+  }
+
   OutsideCounts outside() {
     OutsideCounts c;
     for (uint32_t reason = 0; reason < OutsideCounts::kReasons; ++reason)
@@ -294,7 +303,8 @@ class TcpTracker : public Tool {
         "  tcp_tracker eth0 --reset               # counts of each interval instead of running totals\n"
         "  tcp_tracker eth0 --direction ingress   # received packets only\n"
         "  tcp_tracker eth0 --attach clsact       # a clsact filter instead of a tcx link\n"
-        "  tcp_tracker eth0 -d 60 --json          # one JSON object per flow per interval, for a minute\n";
+        "  tcp_tracker eth0 -d 60 --json          # one JSON object per flow per interval, for a minute\n"
+        "  tcp_tracker eth0 -q -i 15 --metrics-textfile /var/lib/prometheus/node-exporter  # for node_exporter\n";
     i.kind = ToolKind::Interval;
     i.default_interval = 2;
     i.tc = true;
@@ -334,9 +344,10 @@ class TcpTracker : public Tool {
   }
 
   void metrics(Runtime& rt, MetricsBuilder& out) override {
+    const uint64_t created = table_->created();
     std::vector<FlowRow> rows = table_->peek();
     flow_metrics_->observe(rows, false);
-    rt.map_metrics(out, "flows", rows.size(), table_->evicted());
+    rt.map_metrics(out, "flows", rows.size(), table_->evicted(created, rows.size()));
     const MetricLabels base = rt.base_labels();
     for (TcDirection d : rt.directions()) {
       const bool egress = d == TcDirection::Egress;

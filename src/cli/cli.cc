@@ -32,7 +32,8 @@ Cli::Cli(ToolInfo info) : info_(std::move(info)), options_(info_.name, info_.sum
     ("q,quiet", "print nothing on stdout (for a service that only exports metrics)")
     ("metrics", "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: 127.0.0.1)",
        cxxopts::value<std::string>(), "ADDR:PORT")
-    ("metrics-textfile", "write the metrics to DIR/<tool>.prom every interval, for node_exporter",
+    ("metrics-textfile", "write the metrics to DIR/<tool>.prom (TC tools: <tool>-IFACE.prom) after each report, for "
+                         "node_exporter's textfile collector",
        cxxopts::value<std::string>(), "DIR")
     ("metrics-max-series", "at most N series per metric whose labels grow with the workload; the rest "
                            "are summed in one series labelled other",

@@ -399,8 +399,9 @@ void Runtime::map_metrics(MetricsBuilder& out, const std::string& map, std::opti
   out.gauge("tracekit_map_entries", "Entries in this BPF map now.", l, static_cast<double>(*entries));
   out.gauge("tracekit_map_capacity", "The most entries this BPF map can hold (max_entries).", l, mi.max_entries);
   if (evictions) {
-    // Computed from counters read one after the other while the program runs, so an
-    // estimate can be one or two high for a moment: the counter never goes back down.
+    // The tools compute evictions from counters read one after the other while the
+    // program runs, in an order that can only make the figure low for a moment; the
+    // counter shown never goes back down.
     uint64_t& shown = evictions_shown_[map];
     shown = std::max(shown, *evictions);
     out.counter("tracekit_map_evictions_total",
