@@ -208,15 +208,17 @@ int cmd_testrun(int argc, char** argv) {
 }
 
 #ifdef BENCH_HAVE_TCP_TRACKER
-// `flows` distinct IPv4 flows (198.18.x.x -> 198.19.0.2, ingress) into a flow map.
+// `flows` distinct IPv4 flows into a flow map, received (ingress) from one remote address
+// each (198.18.0.1 and up, at most 131,000 in the benchmarking range) to 198.19.255.254,
+// so that the metrics' flow series (local port, remote address) are as many as the flows.
 void fill_flows(int fd, long flows) {
   std::vector<flow_key> keys(flows);
   std::vector<flow_value> values(flows);
   for (long f = 0; f < flows; ++f) {
     flow_key& k = keys[f];
     std::memset(&k, 0, sizeof k);
-    uint32_t src = htonl(0xC6120001u + static_cast<uint32_t>(f >> 16));  // 198.18.x.x
-    uint32_t dst = htonl(0xC6130002u);
+    uint32_t src = htonl(0xC6120001u + static_cast<uint32_t>(f % 131000));  // 198.18.0.1 and up
+    uint32_t dst = htonl(0xC613FFFEu);                                        // 198.19.255.254
     std::memcpy(k.saddr, &src, 4);
     std::memcpy(k.daddr, &dst, 4);
     k.sport = static_cast<__u16>(1024 + (f & 0xffff) % 60000);
