@@ -218,7 +218,7 @@ void fill_flows(int fd, long flows) {
     flow_key& k = keys[f];
     std::memset(&k, 0, sizeof k);
     uint32_t src = htonl(0xC6120001u + static_cast<uint32_t>(f % 131000));  // 198.18.0.1 and up
-    uint32_t dst = htonl(0xC613FFFEu);                                        // 198.19.255.254
+    uint32_t dst = htonl(0xC613FFFEu);                                      // 198.19.255.254
     std::memcpy(k.saddr, &src, 4);
     std::memcpy(k.daddr, &dst, 4);
     k.sport = static_cast<__u16>(1024 + (f & 0xffff) % 60000);
