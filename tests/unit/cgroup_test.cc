@@ -1,0 +1,73 @@
+// util/cgroup.h: the cgroup2 mount from /proc/mounts, owners from cgroup paths, and the
+// id -> path cache (on a directory tree of its own: ids are inode numbers).
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "util/cgroup.h"
+
+using namespace tracekit;
+
+TEST_CASE("cgroup: the cgroup2 mount of a hybrid host, a v2-only host, a v1-only host", "[cgroup]") {
+  CHECK(cgroup2_mount_in("sysfs /sys sysfs rw 0 0\n"
+                         "tmpfs /sys/fs/cgroup tmpfs ro 0 0\n"
+                         "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0\n"
+                         "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n") == "/sys/fs/cgroup/unified");
+  CHECK(cgroup2_mount_in("cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n") == "/sys/fs/cgroup");
+  CHECK(cgroup2_mount_in("cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n").empty());
+  CHECK(cgroup2_mount_in("none /mnt/my\\040cg cgroup2 rw 0 0\n") == "/mnt/my cg");
+}
+
+TEST_CASE("cgroup: units and container ids from paths", "[cgroup]") {
+  const std::string id(64, 'a');
+  const std::string id2 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  struct Case {
+    std::string path, unit, container;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/", "", ""},
+           {"/system.slice/nginx.service", "nginx.service", ""},
+           {"/user.slice/user-1000.slice/session-3.scope", "session-3.scope", ""},
+           {"/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service", "foo.service", ""},
+           {"/user.slice/user-1000.slice/user@1000.service/init.scope", "init.scope", ""},
+           {"/system.slice/docker-" + id2 + ".scope", "docker-" + id2 + ".scope", id2},
+           {"/docker/" + id2, "", id2},
+           {"/system.slice/containerd.service/kubepods-besteffort-pod1.slice:cri-containerd:" + id, "containerd.service", ""},
+           {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podabc.slice/cri-containerd-" + id2 + ".scope",
+            "cri-containerd-" + id2 + ".scope", id2},
+           {"/kubepods/burstable/pod1234/" + id2, "", id2},
+           {"/machine.slice/libpod-" + id2 + ".scope/container", "libpod-" + id2 + ".scope", id2},
+           {"/machine.slice/libpod-conmon-" + id2 + ".scope", "libpod-conmon-" + id2 + ".scope", ""},
+           {"/kubepods.slice/crio-" + id2 + ".scope", "crio-" + id2 + ".scope", id2},
+           {"/system.slice", "", ""},
+           {"/docker/" + id2.substr(0, 63), "", ""},
+       }) {
+    INFO(c.path);
+    const CgroupOwner o = cgroup_owner(c.path);
+    CHECK(o.unit == c.unit);
+    CHECK(o.container_id == c.container);
+  }
+}
+
+TEST_CASE("cgroup: ids resolve to paths, new directories after a rescan", "[cgroup]") {
+  char tmpl[] = "/tmp/tkcgroup-unit-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  const std::string root = tmpl;
+  std::filesystem::create_directories(root + "/system.slice/a.service");
+  CgroupResolver r(root, 1000);
+  CHECK(r.path(*cgroup_id_of(root)) == "/");
+  CHECK(r.path(*cgroup_id_of(root + "/system.slice/a.service")) == "/system.slice/a.service");
+  std::filesystem::create_directories(root + "/user.slice/b.scope");
+  usleep(5000);
+  CHECK(r.path(*cgroup_id_of(root + "/user.slice/b.scope")) == "/user.slice/b.scope");
+  // Removed: still known (an event of it may be in flight).
+  const uint64_t gone = *cgroup_id_of(root + "/user.slice/b.scope");
+  std::filesystem::remove(root + "/user.slice/b.scope");
+  CHECK(r.path(gone) == "/user.slice/b.scope");
+  CHECK_FALSE(r.path(1).has_value());
+  CHECK_FALSE(cgroup_id_of(root + "/missing").has_value());
+  std::filesystem::remove_all(root);
+}
