@@ -9,6 +9,7 @@
  *
  * Knobs (cflags): -DFILTER_UID=, -DFILTER_PID=, -DFILTER_PPID= (-1: off),
  * -DFILTER_RET= (0 all, 1 successful calls only, 2 failed calls only),
+ * -DFILTER_CGROUP (only callers in the subtree of the cgroup put in cgroup_filter[0]),
  * -DWITH_KPROBES (compile the kprobe variants, for --probe kprobe; left out otherwise,
  * which keeps the compile short). The transport is tracekit/emit.bpf.h's.
  */
@@ -50,6 +51,10 @@ static long (*read_user_str)(void *dst, u32 size, const void *src) =
 BPF_TABLE("lru_hash", u32, u32, parents, EXECVE_MAX_TASKS);
 /* tid -> event being built, from sys_enter to sys_exit. */
 BPF_TABLE("lru_hash", u32, struct execve_event, pending, EXECVE_MAX_PENDING);
+#ifdef FILTER_CGROUP
+/* --cgroup: the cgroup2 directory whose subtree is traced (set by user space). */
+BPF_CGROUP_ARRAY(cgroup_filter, 1);
+#endif
 /* The event is too big for the 512-byte BPF stack: it is built here. */
 BPF_PERCPU_ARRAY(scratch, struct execve_event, 1);
 
@@ -147,6 +152,10 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 		return 0;
 	if (FILTER_PID >= 0 && pid != (u32)FILTER_PID)
 		return 0;
+#ifdef FILTER_CGROUP
+	if (cgroup_filter.check_current_task(0) != 1)
+		return 0;
+#endif
 	parent = parents.lookup(&pid);
 	if (parent)
 		ppid = *parent;
@@ -170,6 +179,7 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	e->syscall = syscall;
 	e->dirfd = dirfd;
 	e->at_flags = at_flags;
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 
 	e->filename_ptr = (u64)filename;

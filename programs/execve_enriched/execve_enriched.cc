@@ -1,7 +1,9 @@
 // execve_enriched: one line per execve()/execveat(): who ran what, with which argv, and
 // how the call ended.
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -15,6 +17,7 @@
 #include "execve_enriched.h"
 #include "execve_format.h"
 #include "runtime/runner.h"
+#include "util/cgroup.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/user.h"
@@ -27,7 +30,7 @@ using namespace tracekit;
 using execve_enriched::Decorated;
 
 static_assert(sizeof(execve_event) == EXECVE_EVENT_HEADER_SIZE + EXECVE_MAX_ARGS * EXECVE_ARG_SIZE);
-static_assert(offsetof(execve_event, comm) == 80);
+static_assert(offsetof(execve_event, comm) == 88);
 static_assert(offsetof(execve_event, args) == EXECVE_EVENT_HEADER_SIZE);
 
 // Parent pid from /proc/PID/stat (field 4), 0 when the process is gone.
@@ -97,6 +100,7 @@ class ExecveEnriched : public Tool {
         "  execve_enriched -T                 # with a time column\n"
         "  execve_enriched -u 1000            # only calls made by uid 1000 (or -u alice)\n"
         "  execve_enriched --failed-only      # only calls that failed (ENOENT, EACCES, ...)\n"
+        "  execve_enriched -C --cgroup /system.slice  # system services only, with their cgroup\n"
         "  execve_enriched --ppid 4242 -n sh  # children of 4242 whose command contains 'sh'\n"
         "  execve_enriched --json -d 10       # JSON lines for 10 seconds\n"
         "  execve_enriched --buffer perf      # BPF_PERF_OUTPUT instead of the ring buffer\n"
@@ -115,6 +119,9 @@ class ExecveEnriched : public Tool {
       ("p,pid", "only calls made by this process id", cxxopts::value<std::string>(), "PID")
       ("ppid", "only calls made by children of this process id", cxxopts::value<std::string>(), "PPID")
       ("n,name", "only calls whose caller's command name contains TEXT", cxxopts::value<std::string>(), "TEXT")
+      ("C,cgroups", "text: a CGROUP column (the caller's cgroup v2 path) before FILENAME")
+      ("cgroup", "only calls made in this cgroup v2 or below it (a path under the cgroup2 mount, or relative "
+                 "to it: /system.slice)", cxxopts::value<std::string>(), "PATH")
       ("failed-only", "only calls that failed")
       ("success-only", "only calls that succeeded");
     // clang-format on
@@ -138,9 +145,22 @@ class ExecveEnriched : public Tool {
     if (r.count("failed-only") && r.count("success-only"))
       throw UsageError("--failed-only and --success-only exclude each other");
     const int filter_ret = r.count("success-only") ? 1 : r.count("failed-only") ? 2 : 0;
-    with_time_ = common.timestamps;
+    columns_.time = common.timestamps;
+    columns_.cgroup = r.count("cgroups") > 0;
     plan.cflags = {"-DFILTER_UID=" + std::to_string(uid), "-DFILTER_PID=" + std::to_string(pid),
                    "-DFILTER_PPID=" + std::to_string(ppid), "-DFILTER_RET=" + std::to_string(filter_ret)};
+    const std::string mount = cgroup2_mount();
+    resolver_ = std::make_unique<CgroupResolver>(mount);
+    if (r.count("cgroup")) {
+      std::string path = r["cgroup"].as<std::string>();
+      if (mount.empty()) throw UsageError("--cgroup needs cgroup v2, and this host has no cgroup2 mount");
+      std::string full =
+          path.rfind(mount + "/", 0) == 0 || path == mount ? path : mount + (path.front() == '/' ? "" : "/") + path;
+      cgroup_fd_ = ::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (cgroup_fd_ < 0)
+        throw UsageError("bad value for --cgroup: '" + path + "' (" + full + " is not a cgroup directory)");
+      plan.cflags.push_back("-DFILTER_CGROUP");
+    }
     // Parents first, so that every fork from now on is seen; then (ready) those forked
     // before. Before the syscall probes: the path an exec's sys_enter could not read,
     // and execs from non-leader threads (see the BPF text).
@@ -160,7 +180,7 @@ class ExecveEnriched : public Tool {
   void ready(Runtime& rt) override {
     size_t seeded = seed_parents(rt.prog().map_fd("parents"));
     spdlog::debug("seeded {} parent pids from /proc", seeded);
-    rt.out().write(execve_enriched::HeaderRecord(with_time_));
+    rt.out().write(execve_enriched::HeaderRecord(columns_));
   }
 
   void event(Runtime& rt, const void* data, size_t size) override {
@@ -181,7 +201,9 @@ class ExecveEnriched : public Tool {
     d.ppid = ev_.ppid;
     if (ev_.flags & EXECVE_F_PPID_UNKNOWN) d.ppid = proc_ppid(ev_.pid);
     d.user = user_name(ev_.uid);
-    rt.out().write(execve_enriched::ExecRecord(d, with_time_));
+    d.cgroup = resolver_->path(ev_.cgroup_id);
+    if (d.cgroup) d.owner = cgroup_owner(*d.cgroup);
+    rt.out().write(execve_enriched::ExecRecord(d, columns_));
     ++printed_;
     if (series_) {
       std::string result = ev_.ret >= 0 ? "ok" : execve_enriched::errno_name(ev_.ret);
@@ -196,6 +218,11 @@ class ExecveEnriched : public Tool {
   }
 
   void loaded(Runtime& rt) override {
+    if (cgroup_fd_ >= 0) {
+      const int zero = 0;
+      if (bpf_map_update_elem(rt.prog().map_fd("cgroup_filter"), &zero, &cgroup_fd_, BPF_ANY) != 0)
+        throw Error(std::string("cannot set the --cgroup filter: ") + std::strerror(errno));
+    }
     if (rt.metrics_on())
       series_ = std::make_unique<CappedSeries>(std::vector<std::string>{"comm", "result"}, 1, rt.max_series());
   }
@@ -228,7 +255,9 @@ class ExecveEnriched : public Tool {
 
  private:
   std::string name_;
-  bool with_time_ = false;
+  execve_enriched::Columns columns_;
+  std::unique_ptr<CgroupResolver> resolver_;
+  int cgroup_fd_ = -1;
   execve_event ev_{};
   MonotonicToWall to_wall_;
   uint64_t printed_ = 0, filtered_ = 0, malformed_ = 0;

@@ -50,11 +50,12 @@ struct execve_event {
 	__u32 at_flags;       /* execveat: flags */
 	__u64 filename_ptr;   /* user pointers, to read again at sys_exit (see flags) */
 	__u64 argv_ptr;
+	__u64 cgroup_id;      /* caller's cgroup v2 id (bpf_get_current_cgroup_id) */
 	char comm[EXECVE_COMM_SIZE];         /* caller's command name (before the exec) */
 	char filename[EXECVE_FILENAME_SIZE]; /* path as passed to the call */
 	char args[EXECVE_MAX_ARGS][EXECVE_ARG_SIZE];
 };
 
-#define EXECVE_EVENT_HEADER_SIZE (80 + EXECVE_COMM_SIZE + EXECVE_FILENAME_SIZE)
+#define EXECVE_EVENT_HEADER_SIZE (88 + EXECVE_COMM_SIZE + EXECVE_FILENAME_SIZE)
 
 #endif

@@ -44,21 +44,22 @@ std::string args_text(const execve_event& e) {
   return out;
 }
 
-std::string header_line(bool with_time) {
-  return fmt::format("{}{:<7} {:<7} {:<6} {:<8} {:<16} {:<8} {}\n", with_time ? "TIME     " : "", "PID", "PPID", "UID",
-                     "USER", "COMM", "RET", "FILENAME ARGS");
+std::string header_line(const Columns& c) {
+  return fmt::format("{}{:<7} {:<7} {:<6} {:<8} {:<16} {:<8} {}{}\n", c.time ? "TIME     " : "", "PID", "PPID", "UID",
+                     "USER", "COMM", "RET", c.cgroup ? "CGROUP " : "", "FILENAME ARGS");
 }
 
-std::string text_line(const Decorated& d, bool with_time) {
+std::string text_line(const Decorated& d, const Columns& c) {
   const execve_event& e = *d.ev;
   std::string user = d.user ? tracekit::text_safe(*d.user) : "-";
   if (user.size() > 8) user = user.substr(0, 7) + "+";
   std::string out;
   out.reserve(160);
-  if (with_time) out += tracekit::clock_hms(d.when) + " ";
+  if (c.time) out += tracekit::clock_hms(d.when) + " ";
   fmt::format_to(std::back_inserter(out), "{:<7} {:<7} {:<6} {:<8} {:<16} {:<8} ", e.pid,
                  d.ppid ? std::to_string(d.ppid) : "?", e.uid, user,
                  tracekit::shell_quote(bounded(e.comm, EXECVE_COMM_SIZE)), ret_text(e.ret));
+  if (c.cgroup) out += (d.cgroup ? tracekit::shell_quote(*d.cgroup) : std::string("?")) + " ";
   out += filename_text(e);
   std::string args = args_text(e);
   if (!args.empty()) out += " " + args;
@@ -78,6 +79,19 @@ void ExecRecord::json(tracekit::JsonLine& j) const {
   else
     j.null("user");
   j.field("gid", e.gid).field("comm", bounded(e.comm, EXECVE_COMM_SIZE));
+  j.field("cgroup_id", static_cast<unsigned long long>(e.cgroup_id));
+  if (d_.cgroup)
+    j.field("cgroup", *d_.cgroup);
+  else
+    j.null("cgroup");
+  if (d_.owner.unit.empty())
+    j.null("unit");
+  else
+    j.field("unit", d_.owner.unit);
+  if (d_.owner.container_id.empty())
+    j.null("container_id");
+  else
+    j.field("container_id", d_.owner.container_id);
   j.field("filename", bounded(e.filename, EXECVE_FILENAME_SIZE));
   j.field("filename_truncated", (e.flags & EXECVE_F_FILENAME_CUT) != 0);
   j.begin_array("args");

@@ -12,6 +12,7 @@
 
 #include "execve_enriched.h"
 #include "output/sink.h"
+#include "util/cgroup.h"
 
 namespace execve_enriched {
 
@@ -21,6 +22,14 @@ struct Decorated {
   std::chrono::system_clock::time_point when;  // wall-clock time of sys_enter
   uint32_t ppid = 0;                           // after the /proc fallback; 0 = unknown
   std::optional<std::string> user;
+  std::optional<std::string> cgroup;  // path under the cgroup2 mount; nullopt = unknown
+  tracekit::CgroupOwner owner;        // from the path
+};
+
+// Text columns beyond the original's.
+struct Columns {
+  bool time = false;    // -T
+  bool cgroup = false;  // -C: CGROUP before FILENAME
 };
 
 // A fixed-size kernel string up to its first NUL.
@@ -33,34 +42,34 @@ std::string errno_name(int32_t ret);
 // The ARGS column: argv shell-quoted and joined by spaces, "..." after a cut argument,
 // " ..." when argv had more entries than were captured, "[?]" when some could not be read.
 std::string args_text(const execve_event& e);
-std::string header_line(bool with_time);
-std::string text_line(const Decorated& d, bool with_time);
+std::string header_line(const Columns& c);
+std::string text_line(const Decorated& d, const Columns& c);
 
 // One exec as a record of type "event" (ts: the time of sys_enter).
 class ExecRecord : public tracekit::Record {
  public:
-  ExecRecord(const Decorated& d, bool with_time) : d_(d), with_time_(with_time) {}
+  ExecRecord(const Decorated& d, const Columns& c) : d_(d), columns_(c) {}
   const char* type() const override { return "event"; }
   std::chrono::system_clock::time_point ts() const override { return d_.when; }
-  void text(std::string& out) const override { out += text_line(d_, with_time_); }
+  void text(std::string& out) const override { out += text_line(d_, columns_); }
   void json(tracekit::JsonLine& j) const override;
 
  private:
   const Decorated& d_;
-  bool with_time_;
+  Columns columns_;
 };
 
 // The column header, shown once in text mode (nothing in JSON mode).
 class HeaderRecord : public tracekit::Record {
  public:
-  explicit HeaderRecord(bool with_time) : with_time_(with_time) {}
+  explicit HeaderRecord(const Columns& c) : columns_(c) {}
   const char* type() const override { return "header"; }
-  void text(std::string& out) const override { out += header_line(with_time_); }
+  void text(std::string& out) const override { out += header_line(columns_); }
   void json(tracekit::JsonLine&) const override {}
   bool in_json() const override { return false; }
 
  private:
-  bool with_time_;
+  Columns columns_;
 };
 
 }  // namespace execve_enriched

@@ -57,19 +57,28 @@ TEST_CASE("ret_text and errno_name", "[execve_enriched]") {
 TEST_CASE("text line: columns, markers for cut and missing arguments", "[execve_enriched]") {
   execve_event e = make_event();
   Decorated d{&e, {}, 1, std::string("alice")};
-  CHECK(text_line(d, false) ==
-        "4242    1       1000   alice    bash             0        /bin/echo echo 'two words'\n");
+  CHECK(text_line(d, {}) == "4242    1       1000   alice    bash             0        /bin/echo echo 'two words'\n");
   e.args_cut = 1u << 1;
   e.flags = EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT;
   e.ret = -ENOENT;
   d.ppid = 0;
   d.user.reset();
-  CHECK(text_line(d, false) ==
+  CHECK(text_line(d, {}) ==
         "4242    ?       1000   -        bash             -ENOENT  /bin/echo... echo 'two words'... ...\n");
   e.argc = 0;
   e.flags = EXECVE_F_ARG_FAULT;
   CHECK(args_text(e) == "[?]");
-  CHECK(header_line(true).rfind("TIME     PID", 0) == 0);
+  CHECK(header_line({true, false}).rfind("TIME     PID", 0) == 0);
+  // -C: the cgroup path before the file, '?' when unknown.
+  CHECK(header_line({false, true}).find(" RET      CGROUP FILENAME ARGS") != std::string::npos);
+  e.argc = 1;
+  e.flags = 0;
+  e.ret = 0;
+  d.cgroup = "/system.slice/a b.service";
+  CHECK(text_line(d, {false, true}) ==
+        "4242    ?       1000   -        bash             0        '/system.slice/a b.service' /bin/echo echo\n");
+  d.cgroup.reset();
+  CHECK(text_line(d, {false, true}).find(" 0        ? /bin/echo") != std::string::npos);
 }
 
 TEST_CASE("JSON line carries the same values", "[execve_enriched]") {
@@ -80,13 +89,14 @@ TEST_CASE("JSON line carries the same values", "[execve_enriched]") {
   tracekit::JsonSink sink("execve_enriched");
   auto json_line = [&](const Decorated& dd) {
     std::string out;
-    sink.render(ExecRecord(dd, false), out);
+    sink.render(ExecRecord(dd, {}), out);
     return out;
   };
   CHECK(json_line(d) ==
         "{\"tool\":\"execve_enriched\",\"type\":\"event\",\"ts\":\"2023-11-14T22:13:20.123Z\",\"syscall\":\"execve\","
         "\"pid\":4242,\"tid\":4242,\"ppid\":null,"
-        "\"uid\":1000,\"user\":null,\"gid\":1000,\"comm\":\"bash\",\"filename\":\"/bin/"
+        "\"uid\":1000,\"user\":null,\"gid\":1000,\"comm\":\"bash\",\"cgroup_id\":0,\"cgroup\":null,\"unit\":null,"
+        "\"container_id\":null,\"filename\":\"/bin/"
         "echo\",\"filename_truncated\":false,"
         "\"args\":[\"echo\",\"two words\"],\"truncated_args\":[1],\"more_args\":false,\"args_unreadable\":false,"
         "\"ret\":-2,\"errno\":\"ENOENT\"}\n");
@@ -94,4 +104,10 @@ TEST_CASE("JSON line carries the same values", "[execve_enriched]") {
   e.dirfd = -100;
   CHECK(json_line(d).find("\"syscall\":\"execveat\"") != std::string::npos);
   CHECK(json_line(d).find("\"dirfd\":-100,\"flags\":0,") != std::string::npos);
+  e.cgroup_id = 7;
+  d.cgroup = "/system.slice/docker-" + std::string(64, 'f') + ".scope";
+  d.owner = tracekit::cgroup_owner(*d.cgroup);
+  CHECK(json_line(d).find("\"cgroup_id\":7,\"cgroup\":\"/system.slice/docker-" + std::string(64, 'f') +
+                          ".scope\",\"unit\":\"docker-" + std::string(64, 'f') + ".scope\",\"container_id\":\"" +
+                          std::string(64, 'f') + "\",") != std::string::npos);
 }

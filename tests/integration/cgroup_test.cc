@@ -1,0 +1,163 @@
+// execve_enriched and cgroups: the test makes its own cgroups under the cgroup2 mount,
+// moves children into them and has them exec: each event's cgroup path (and id, the
+// directory's inode number) is that cgroup, and --cgroup shows only that subtree's
+// execs, exactly. The cgroups are removed afterwards, also when a check fails.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+#include "jsonl.h"
+#include "util/cgroup.h"
+
+using harness::ToolProcess;
+
+namespace {
+
+// A cgroup of the test's own: DIR under the cgroup2 mount, removed (after its processes
+// are gone) by the destructor.
+class TestCgroup {
+ public:
+  explicit TestCgroup(const std::string& rel) : mount_(tracekit::cgroup2_mount()), rel_(rel) {
+    if (mount_.empty()) return;
+    std::filesystem::create_directories(mount_ + rel_);
+  }
+  ~TestCgroup() {
+    if (mount_.empty()) return;
+    for (int i = 0; i < 50 && std::filesystem::exists(path()); ++i) {  // bounded: 5 s
+      std::error_code ec;
+      // Deepest first.
+      std::vector<std::string> dirs;
+      for (auto it = std::filesystem::recursive_directory_iterator(path(), ec);
+           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_directory()) dirs.push_back(it->path().string());
+      for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
+      if (::rmdir(path().c_str()) == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  bool ok() const { return !mount_.empty() && std::filesystem::is_directory(path()); }
+  std::string path() const { return mount_ + rel_; }
+  const std::string& rel() const { return rel_; }
+
+ private:
+  std::string mount_, rel_;
+};
+
+// n children that each join cgroup DIR, switch to uid and exec /bin/true; waited for.
+void exec_in_cgroup(const std::string& dir, uid_t uid, int n) {
+  for (int i = 0; i < n; ++i) {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      alarm(10);
+      int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) _exit(120);
+      ::close(fd);
+      if (setgid(uid) != 0 || setuid(uid) != 0) _exit(121);
+      execl("/bin/true", "true", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    REQUIRE(WIFEXITED(st));
+    REQUIRE(WEXITSTATUS(st) == 0);
+  }
+}
+
+std::unique_ptr<ToolProcess> start(std::vector<std::string> args) {
+  args.insert(args.begin(), harness::tool_path("execve_enriched"));
+  auto p = std::make_unique<ToolProcess>(args);
+  if (!p->wait_for_stderr_line("Attached", 90)) FAIL("tool did not attach: " << p->err());
+  return p;
+}
+
+std::vector<harness::Json> stop_and_read(ToolProcess& p) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the last batch is read
+  p.signal(SIGINT);
+  REQUIRE(p.wait_exit(30) == 0);
+  return harness::of_type(harness::json_lines(p.out(), "execve_enriched"), "event");
+}
+
+}  // namespace
+
+TEST_CASE("execve_enriched: the event's cgroup is the caller's; --cgroup shows exactly that subtree",
+          "[execve_enriched][cgroup]") {
+  const std::string tag = "/tracekit-test-" + std::to_string(getpid());
+  TestCgroup top(tag), a(tag + "/a"), b(tag + "/a/b"), other(tag + "/other");
+  if (!top.ok()) {
+    WARN("no cgroup2 mount: skipped");
+    return;
+  }
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  const uid_t uid = 54347;
+
+  SECTION("paths and ids") {
+    auto p = start({"--json", "-u", std::to_string(uid)});
+    exec_in_cgroup(a.path(), uid, 3);
+    exec_in_cgroup(b.path(), uid, 2);
+    auto events = stop_and_read(*p);
+    REQUIRE(events.size() == 5);
+    std::map<std::string, int> by_path;
+    for (const auto& e : events) {
+      by_path[e["cgroup"].get<std::string>()]++;
+      const std::string dir = tracekit::cgroup2_mount() + e["cgroup"].get<std::string>();
+      struct stat st {};
+      REQUIRE(::stat(dir.c_str(), &st) == 0);
+      CHECK(e["cgroup_id"].get<uint64_t>() == st.st_ino);  // the id is the directory's inode
+      CHECK(e["unit"].is_null());
+      CHECK(e["container_id"].is_null());
+    }
+    CHECK(by_path[a.rel()] == 3);
+    CHECK(by_path[b.rel()] == 2);
+  }
+
+  SECTION("--cgroup: 23 execs in the subtree, none from outside") {
+    auto p = start({"--json", "--cgroup", a.rel()});
+    exec_in_cgroup(a.path(), uid, 13);
+    exec_in_cgroup(other.path(), uid, 7);
+    exec_in_cgroup(b.path(), uid, 10);
+    harness::exec_as(uid, "/bin/true", {"true"}, 5);  // the test's own cgroup: outside
+    auto events = stop_and_read(*p);
+    std::map<std::string, int> by_path;
+    for (const auto& e : events) by_path[e["cgroup"].is_null() ? "?" : e["cgroup"].get<std::string>()]++;
+    CHECK(events.size() == 23);
+    CHECK(by_path[a.rel()] == 13);
+    CHECK(by_path[b.rel()] == 10);
+    CHECK(by_path.size() == 2);
+  }
+
+  SECTION("-C: the CGROUP column in text mode") {
+    auto p = start({"-C", "--cgroup", b.rel()});
+    exec_in_cgroup(b.path(), uid, 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    p->signal(SIGINT);
+    REQUIRE(p->wait_exit(30) == 0);
+    auto lines = harness::lines(p->out());
+    INFO(p->out());
+    REQUIRE(lines.size() >= 3);
+    CHECK(lines[0].find(" RET      CGROUP FILENAME ARGS") != std::string::npos);
+    CHECK(lines[1].find(" " + b.rel() + " /bin/true") != std::string::npos);
+    CHECK(lines[2].find(" " + b.rel() + " /bin/true") != std::string::npos);
+  }
+}
+
+TEST_CASE("execve_enriched --cgroup: a path that is not a cgroup is one line and exit 2", "[execve_enriched][usage]") {
+  auto r = harness::run({harness::tool_path("execve_enriched"), "--cgroup", "/no-such-cgroup-tk"}, 30);
+  CHECK(r.exit_code == 2);
+  CHECK(harness::lines(r.err).size() == 1);
+  CHECK(r.err.rfind("execve_enriched: error: bad value for --cgroup: '/no-such-cgroup-tk'", 0) == 0);
+}
