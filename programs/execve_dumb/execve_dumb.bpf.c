@@ -7,6 +7,19 @@
  */
 #include "execve_dumb.h"
 
+#ifdef BY_CGROUP
+/* --by cgroup / unit: the caller's cgroup v2 id (user space names it). */
+BPF_HASH(counts, u64, u64, EXECVE_DUMB_MAX_UIDS);
+
+/* Attached to syscalls:sys_enter_execve, or to the execve kprobe: same body. */
+int count_execve(void *ctx)
+{
+	u64 id = bpf_get_current_cgroup_id();
+
+	counts.atomic_increment(id);
+	return 0;
+}
+#else
 BPF_HASH(counts, u32, u64, EXECVE_DUMB_MAX_UIDS);
 
 /* Attached to syscalls:sys_enter_execve, or to the execve kprobe: same body. */
@@ -17,3 +30,4 @@ int count_execve(void *ctx)
 	counts.atomic_increment(uid);
 	return 0;
 }
+#endif

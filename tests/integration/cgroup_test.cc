@@ -161,3 +161,45 @@ TEST_CASE("execve_enriched --cgroup: a path that is not a cgroup is one line and
   CHECK(harness::lines(r.err).size() == 1);
   CHECK(r.err.rfind("execve_enriched: error: bad value for --cgroup: '/no-such-cgroup-tk'", 0) == 0);
 }
+
+TEST_CASE("execve_dumb --by cgroup / --by unit: 23 execs in a test cgroup are counted there exactly",
+          "[execve_dumb][cgroup]") {
+  const std::string tag = "/tracekit-test-" + std::to_string(getpid());
+  const std::string unit = "tk-" + std::to_string(getpid()) + ".service";
+  TestCgroup top(tag), svc(tag + "/" + unit);
+  if (!top.ok()) {
+    WARN("no cgroup2 mount: skipped");
+    return;
+  }
+  REQUIRE(svc.ok());
+  for (const std::string by : {"cgroup", "unit"}) {
+    INFO("--by " << by);
+    auto p = std::make_unique<ToolProcess>(
+        std::vector<std::string>{harness::tool_path("execve_dumb"), "--by", by, "--json", "-i", "1"});
+    REQUIRE(p->wait_for_stderr_line("Attached", 90));
+    exec_in_cgroup(svc.path(), 54353, 23);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    p->signal(SIGINT);
+    REQUIRE(p->wait_exit(30) == 0);
+    auto reports = harness::of_type(harness::json_lines(p->out(), "execve_dumb"), "report");
+    REQUIRE(!reports.empty());
+    const auto& fin = reports.back();
+    REQUIRE(fin["final"].get<bool>());
+    const std::string key = by == "cgroup" ? "cgroups" : "units";
+    const std::string want = by == "cgroup" ? svc.rel() : unit;
+    int found = 0;
+    uint64_t sum = 0;
+    for (const auto& e : fin[key]) {
+      sum += e["count"].get<uint64_t>();
+      if (!e[by].is_null() && e[by].get<std::string>() == want) {
+        ++found;
+        CHECK(e["count"].get<uint64_t>() == 23);
+      }
+    }
+    CHECK(found == 1);
+    CHECK(sum == fin["total"].get<uint64_t>());
+  }
+  auto r = harness::run({harness::tool_path("execve_dumb"), "--by", "pid"}, 30);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "execve_dumb: error: bad value for --by: 'pid' (expected uid, cgroup or unit)\n");
+}
