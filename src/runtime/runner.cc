@@ -195,6 +195,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   std::unique_ptr<MetricsServer> server;
   if (common.metrics_http) {
     server = std::make_unique<MetricsServer>(common.metrics_address, [&] { return collect(tool, rt); });
+    rt.shared_ = true;  // collections now run on the server's threads too
     spdlog::info("Serving metrics on http://{}/metrics", common.metrics_address.text());
   }
   std::string textfile_error;
@@ -228,7 +229,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
     rt.reader_ = std::make_unique<EventReader>(
         prog, plan.events_map, common.buffer,
         [&](const void* data, size_t size) {
-          std::lock_guard<std::mutex> lock(rt.mu_);
+          auto lock = rt.state_lock();
           tool.event(rt, data, size);
         },
         ro);
@@ -320,7 +321,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
         break;
       }
       {
-        std::lock_guard<std::mutex> lock(rt.mu_);
+        auto lock = rt.state_lock();
         tool.report(rt, n);
       }
       out.flush();
@@ -361,7 +362,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   SummaryRecord summary;
   summary.lost = rt.events_lost();
   {
-    std::lock_guard<std::mutex> lock(rt.mu_);
+    auto lock = rt.state_lock();
     tool.finish(rt, summary);
   }
   summary.duration_s = traced_s;

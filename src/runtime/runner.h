@@ -29,9 +29,10 @@
 //
 // Metrics (--metrics, --metrics-textfile; docs/metrics.md): the HTTP endpoint is bound
 // before the compile (a port in use fails fast, before privileges are dropped) and
-// answers from its own thread, which calls Tool::metrics() under the runtime's lock; the
-// runner holds the same lock around report(), event() and finish(), so a tool's state
-// is never read half-updated. The textfile is written every interval (stream tools:
+// answers from its own thread, which calls Tool::metrics() under the runtime's lock; while
+// there is a server the runner holds the same lock around report(), event() and
+// finish(), so a tool's state is never read half-updated (without one, every collection
+// runs on the main thread and nothing is locked). The textfile is written every interval (stream tools:
 // every second) and once more after the final report.
 #pragma once
 
@@ -139,7 +140,14 @@ class Runtime {
   bool loopback_ = false;
   std::vector<TcDirection> directions_;
   long final_n_ = 0;
-  std::mutex mu_;  // the tool's state: report(), event(), finish() against metrics()
+  // The tool's state: report(), event() and finish() against metrics() called from the
+  // HTTP server's threads. Only taken when there is a server (shared_): without one every
+  // collection runs on the main thread, and the per-event path takes no lock.
+  std::unique_lock<std::mutex> state_lock() {
+    return shared_ ? std::unique_lock<std::mutex>(mu_) : std::unique_lock<std::mutex>();
+  }
+  std::mutex mu_;
+  bool shared_ = false;
   bool collecting_ = false;
   double start_unix_ = 0;
   std::map<std::string, uint64_t> evictions_shown_;

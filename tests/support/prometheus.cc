@@ -228,6 +228,15 @@ Daemon::~Daemon() {
   waitpid(pid_, &st, 0);
 }
 
+bool Daemon::answers(uint16_t port, const std::string& path, double timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  while (Clock::now() < deadline && running()) {
+    if (http_get(port, path, 2).status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 std::string Daemon::log() const { return faults::read_file(log_); }
 
 PromServer::PromServer(const std::vector<std::pair<std::string, std::string>>& targets) {
@@ -246,12 +255,7 @@ PromServer::PromServer(const std::vector<std::pair<std::string, std::string>>& t
                                "--storage.tsdb.path=" + dir_ + "/data",
                                "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"},
       dir_ + "/prometheus.log");
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
-    if (!daemon_->running()) break;
-    if (http_get(port_, "/-/ready", 2).status == 200) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  if (daemon_->answers(port_, "/-/ready", 30)) return;
   std::string why = "prometheus did not become ready: " + tail(daemon_->log());
   daemon_.reset();
   testnet::sh("rm -rf '" + dir_ + "'");
@@ -328,12 +332,7 @@ NodeExporter::NodeExporter(const std::string& textfile_dir) {
                                "--collector.textfile", "--collector.textfile.directory=" + textfile_dir,
                                "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"},
       log_path_);
-  const auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (Clock::now() < deadline) {
-    if (!daemon_->running()) break;
-    if (http_get(port_, "/metrics", 2).status == 200) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  if (daemon_->answers(port_, "/metrics", 20)) return;
   std::string why = "node_exporter did not answer: " + tail(daemon_->log());
   daemon_.reset();
   unlink(log_path_.c_str());

@@ -56,6 +56,9 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
   pid_t pid() const { return pid_; }
   bool running();
+  // Polls GET 127.0.0.1:port<path> until it answers 200 (true), the process ends or
+  // timeout_s passes (false).
+  bool answers(uint16_t port, const std::string& path, double timeout_s);
   std::string log() const;
 
  private:
