@@ -154,8 +154,7 @@ class ExecveEnriched : public Tool {
     if (r.count("cgroup")) {
       std::string path = r["cgroup"].as<std::string>();
       if (mount.empty()) throw UsageError("--cgroup needs cgroup v2, and this host has no cgroup2 mount");
-      std::string full =
-          path.rfind(mount + "/", 0) == 0 || path == mount ? path : mount + (path.front() == '/' ? "" : "/") + path;
+      const std::string full = cgroup_arg_full_path(mount, path);
       cgroup_fd_ = ::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (cgroup_fd_ < 0)
         throw UsageError("bad value for --cgroup: '" + path + "' (" + full + " is not a cgroup directory)");

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <tuple>
 
 #include "output/json.h"
+#include "output/strings.h"
 #include "util/error.h"
 #include "util/format.h"
 
@@ -95,7 +97,7 @@ void sort_flows(std::vector<FlowRow>& rows, FlowSort by, size_t top) {
   }
 }
 
-std::string format_flow_rows(const std::vector<FlowRow>& rows) {
+std::string format_flow_rows(const std::vector<FlowRow>& rows, bool with_owner) {
   if (rows.empty()) return {};
   size_t addr_w = kMinAddrWidth, pkt_w = kMinPacketsWidth;
   for (const auto& r : rows) {
@@ -119,7 +121,9 @@ std::string format_flow_rows(const std::vector<FlowRow>& rows) {
     out += " packets | ";
     double rate = r.bytes_per_sec > 0 ? r.bytes_per_sec + 0.5 : 0;
     out += pad_left(human_bytes(static_cast<uint64_t>(rate)), kBytesWidth);
-    out += "/s\n";
+    out += "/s";
+    if (with_owner) out += " | " + (r.owner ? r.owner->text() : std::string("-"));
+    out += '\n';
   }
   return out;
 }
@@ -131,6 +135,131 @@ void flow_json(const FlowRow& r, long interval, bool final_report, JsonLine& j) 
   j.field("bytes", static_cast<unsigned long long>(r.bytes))
       .field("packets", static_cast<unsigned long long>(r.packets));
   j.field("segments", static_cast<unsigned long long>(r.segments)).field("bytes_per_sec", r.bytes_per_sec);
+  owner_json(r.owner, j);
+}
+
+FlowBy parse_flow_by(const std::string& s) {
+  if (s == "flow") return FlowBy::Flow;
+  if (s == "uid") return FlowBy::Uid;
+  if (s == "cgroup") return FlowBy::Cgroup;
+  if (s == "unit") return FlowBy::Unit;
+  throw UsageError("bad value for --by: '" + s + "' (expected flow, uid, cgroup or unit)");
+}
+
+const char* to_string(FlowBy by) {
+  switch (by) {
+    case FlowBy::Uid:
+      return "uid";
+    case FlowBy::Cgroup:
+      return "cgroup";
+    case FlowBy::Unit:
+      return "unit";
+    case FlowBy::Flow:
+      break;
+  }
+  return "flow";
+}
+
+std::vector<OwnerRow> aggregate_flows(const std::vector<FlowRow>& rows, FlowBy by, FlowSort sort, size_t top) {
+  // (egress, owned, uid or cgroup id, unit) -> row
+  std::map<std::tuple<bool, bool, uint64_t, std::string>, OwnerRow> groups;
+  for (const FlowRow& f : rows) {
+    uint64_t num = 0;
+    std::string unit;
+    if (f.owner) {
+      if (by == FlowBy::Uid) num = f.owner->uid;
+      if (by == FlowBy::Cgroup) num = f.owner->cgroup_id;
+      if (by == FlowBy::Unit) unit = f.owner->names.unit;
+    }
+    OwnerRow& g = groups[{f.id.egress, f.owner != nullptr, num, unit}];
+    if (g.flows == 0) {
+      g.egress = f.id.egress;
+      g.owner = f.owner;
+      g.unit = unit;
+    }
+    g.bytes += f.bytes;
+    g.packets += f.packets;
+    g.segments += f.segments;
+    g.bytes_per_sec += f.bytes_per_sec;
+    g.packets_per_sec += f.packets_per_sec;
+    g.flows += 1;
+  }
+  std::vector<OwnerRow> out;
+  out.reserve(groups.size());
+  for (auto& [k, g] : groups) out.push_back(std::move(g));
+  // std::map gave the owner order; a stable sort keeps it for ties.
+  std::stable_sort(out.begin(), out.end(), [sort](const OwnerRow& a, const OwnerRow& b) {
+    if (sort == FlowSort::Packets && a.packets != b.packets) return a.packets > b.packets;
+    if (sort == FlowSort::Rate && a.bytes_per_sec != b.bytes_per_sec) return a.bytes_per_sec > b.bytes_per_sec;
+    return a.bytes > b.bytes;
+  });
+  if (top > 0 && top < out.size()) out.resize(top);
+  return out;
+}
+
+std::string owner_row_label(const OwnerRow& r, FlowBy by) {
+  if (!r.owner) return "(no owner)";
+  switch (by) {
+    case FlowBy::Uid:
+      return "uid " + std::to_string(r.owner->uid) + (r.owner->user ? " (" + *r.owner->user + ")" : "");
+    case FlowBy::Cgroup:
+      return r.owner->cgroup ? shell_quote(*r.owner->cgroup) : "cgroup " + std::to_string(r.owner->cgroup_id);
+    case FlowBy::Unit:
+      return r.unit.empty() ? "(no unit)" : shell_quote(r.unit);
+    case FlowBy::Flow:
+      break;
+  }
+  return r.owner->text();
+}
+
+std::string format_owner_rows(const std::vector<OwnerRow>& rows, FlowBy by) {
+  if (rows.empty()) return {};
+  size_t label_w = 10, pkt_w = kMinPacketsWidth;
+  for (const auto& r : rows) {
+    label_w = std::max(label_w, owner_row_label(r, by).size());
+    pkt_w = std::max(pkt_w, std::to_string(r.packets).size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    out += pad_right(owner_row_label(r, by), label_w);
+    out += r.egress ? "  egress  | " : "  ingress | ";
+    out += pad_left(human_bytes(r.bytes), kBytesWidth);
+    out += ' ';
+    out += pad_left(std::to_string(r.packets), pkt_w);
+    out += " packets | ";
+    double rate = r.bytes_per_sec > 0 ? r.bytes_per_sec + 0.5 : 0;
+    out += pad_left(human_bytes(static_cast<uint64_t>(rate)), kBytesWidth);
+    out += "/s | ";
+    out += std::to_string(r.flows) + (r.flows == 1 ? " flow\n" : " flows\n");
+  }
+  return out;
+}
+
+void owner_row_json(const OwnerRow& r, FlowBy by, long interval, bool final_report, JsonLine& j) {
+  j.field("interval", interval).field("final", final_report).field("by", to_string(by));
+  j.field("direction", r.egress ? "egress" : "ingress").field("owned", r.owner != nullptr);
+  if (by == FlowBy::Uid) {
+    if (r.owner) {
+      j.field("uid", r.owner->uid);
+      if (r.owner->user)
+        j.field("user", *r.owner->user);
+      else
+        j.null("user");
+    } else {
+      j.null("uid").null("user");
+    }
+  } else if (by == FlowBy::Cgroup) {
+    owner_cgroup_json(r.owner, j);
+  } else if (r.unit.empty()) {
+    j.null("unit");
+  } else {
+    j.field("unit", r.unit);
+  }
+  j.field("flows", static_cast<unsigned long long>(r.flows));
+  j.field("bytes", static_cast<unsigned long long>(r.bytes))
+      .field("packets", static_cast<unsigned long long>(r.packets));
+  j.field("segments", static_cast<unsigned long long>(r.segments));
+  j.field("bytes_per_sec", r.bytes_per_sec).field("packets_per_sec", r.packets_per_sec);
 }
 
 void FlowRates::update(std::vector<FlowRow>& rows, double seconds) {

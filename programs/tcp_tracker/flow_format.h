@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "output/json.h"
+#include "util/owner.h"
 
 namespace tracekit {
 
@@ -48,6 +49,9 @@ struct FlowRow {
   uint64_t segments = 0;
   double bytes_per_sec = 0;    // over the last interval
   double packets_per_sec = 0;  // over the last interval
+  // The local socket's owner (the sender on egress, the receiver on ingress), named by
+  // the tool's OwnerBook; nullptr: no local socket is known for the flow.
+  const OwnerInfo* owner = nullptr;
 };
 
 // "10.0.0.1" / "fd00::1" (inet_ntop).
@@ -63,12 +67,47 @@ FlowSort parse_flow_sort(const std::string& s);
 // stable from one interval to the next), and keeps the first `top` rows (0 = all).
 void sort_flows(std::vector<FlowRow>& rows, FlowSort by, size_t top);
 
-// The rows as aligned text lines, each ending in '\n' ("" for no rows).
-std::string format_flow_rows(const std::vector<FlowRow>& rows);
+// The rows as aligned text lines, each ending in '\n' ("" for no rows). with_owner
+// (-O): each line ends in " | " and the owner ("uid 1000 (alice) /user.slice/...",
+// or "-" for none).
+std::string format_flow_rows(const std::vector<FlowRow>& rows, bool with_owner = false);
 
-// The JSON fields of one flow (after tool/type/ts): "interval", "final", "src_addr",
-// "src_port", "dst_addr", "dst_port", "bytes", "packets", "segments", "bytes_per_sec".
+// The JSON fields of one flow (after tool/type/ts): "interval", "final", "direction",
+// "src_addr", "src_port", "dst_addr", "dst_port", "bytes", "packets", "segments",
+// "bytes_per_sec", then the owner's (owner_json: null when there is none).
 void flow_json(const FlowRow& row, long interval, bool final_report, JsonLine& j);
+
+// --by: what the table is aggregated by.
+enum class FlowBy { Flow, Uid, Cgroup, Unit };
+// "flow" | "uid" | "cgroup" | "unit"; anything else -> UsageError.
+FlowBy parse_flow_by(const std::string& s);
+const char* to_string(FlowBy by);
+
+// The flows of one owner (a uid, a cgroup, a unit) in one direction. Flows without an
+// owner make the row whose owner is nullptr; with --by unit, owned flows whose cgroup
+// shows no unit make the row of unit "".
+struct OwnerRow {
+  bool egress = false;
+  const OwnerInfo* owner = nullptr;  // one of the row's owners (its uid, cgroup or unit is the row's)
+  std::string unit;                  // --by unit: the unit
+  uint64_t bytes = 0, packets = 0, segments = 0;
+  double bytes_per_sec = 0, packets_per_sec = 0;
+  size_t flows = 0;
+};
+
+// Sums the rows by owner and direction; sorted by `sort`, largest first, ties broken by
+// the owner, and cut to `top` rows (0 = all).
+std::vector<OwnerRow> aggregate_flows(const std::vector<FlowRow>& rows, FlowBy by, FlowSort sort, size_t top);
+
+// "uid 1000 (alice)", "/system.slice/x.service", "x.service", "(no owner)", "(no unit)".
+std::string owner_row_label(const OwnerRow& r, FlowBy by);
+// Aligned text lines: label, direction, bytes, packets, rate, flows.
+std::string format_owner_rows(const std::vector<OwnerRow>& rows, FlowBy by);
+// The JSON fields of one aggregated row (after tool/type/ts): "interval", "final", "by",
+// "direction", the owner's fields that `by` names (uid and user; cgroup_id, cgroup,
+// unit and container_id; unit), "flows", "bytes", "packets", "segments",
+// "bytes_per_sec", "packets_per_sec".
+void owner_row_json(const OwnerRow& r, FlowBy by, long interval, bool final_report, JsonLine& j);
 
 // Per-interval rates. Cumulative mode: the rate is (counter - previous counter) over
 // the seconds since the previous report; a flow whose counters went down (evicted

@@ -31,6 +31,7 @@
  * entry).
  */
 #include <tracekit/maps.bpf.h>
+#include <tracekit/owner.bpf.h>
 #include <tracekit/packet.bpf.h>
 
 #include "tcp_tracker.h"
@@ -53,6 +54,11 @@ BPF_PERCPU_ARRAY(flows_created, u64, 1);
 /* Every packet counted into a flow, whatever became of the flow since, per hook
  * (TCP_TRACKER_INGRESS, TCP_TRACKER_EGRESS). */
 BPF_PERCPU_ARRAY(totals, struct flow_value, 2);
+/* The owner of each connection's local end, by its egress key: written when an egress
+ * packet shows it, read by the ingress packets of the same connection (their reverse
+ * key). Apart from the flow tables, so that --reset's swap and the LRU eviction of a
+ * flow do not lose it. */
+BPF_TABLE("lru_hash", struct flow_key, struct tk_owner, owners, TCP_TRACKER_MAX_FLOWS);
 
 static __always_inline void count_outside(int reason)
 {
@@ -60,6 +66,48 @@ static __always_inline void count_outside(int reason)
 
 	if (n)
 		*n += 1; /* per-CPU slot: no other writer */
+}
+
+/*
+ * Sets (or clears) the owner of flow v, of key k.
+ *  - egress: the socket that sent the packet, when it is an end of this connection;
+ *    it is remembered in "owners" for the other direction;
+ *  - ingress: the owner remembered for the reverse (egress) key. A SYN without ACK
+ *    opens a connection the local end has not answered yet: what is remembered for
+ *    the reverse key belongs to an older connection, and is forgotten.
+ */
+static __always_inline void find_owner(struct __sk_buff *skb, struct tk_packet *pkt, struct flow_key *k,
+				       struct flow_value *v)
+{
+	struct tk_owner o = {}, *known;
+	struct flow_key r = {};
+
+	if (k->direction == TCP_TRACKER_EGRESS) {
+		if (tk_egress_owner(skb, pkt->sport, &o)) {
+			owners.update(k, &o);
+		} else if (pkt->tcp_flags & TK_TCP_SYN) {
+			owners.delete(k);
+		} else {
+			return; /* not this packet's to say (e.g. the kernel's RST or TIME_WAIT ACK) */
+		}
+	} else {
+		__builtin_memcpy(r.saddr, k->daddr, 16);
+		__builtin_memcpy(r.daddr, k->saddr, 16);
+		r.sport = k->dport;
+		r.dport = k->sport;
+		r.family = k->family;
+		r.direction = TCP_TRACKER_EGRESS;
+		if ((pkt->tcp_flags & (TK_TCP_SYN | TK_TCP_ACK)) == TK_TCP_SYN) {
+			owners.delete(&r);
+		} else {
+			known = owners.lookup(&r);
+			if (known)
+				o = *known;
+		}
+	}
+	v->uid = o.uid;
+	v->cgroup_id = o.cgroup_id;
+	v->owned = o.known;
 }
 
 static __always_inline int count_packet(struct __sk_buff *skb, int direction)
@@ -100,6 +148,10 @@ static __always_inline int count_packet(struct __sk_buff *skb, int direction)
 	}
 	if (created)
 		tk_percpu_add(flows_created.lookup(&zero), 1);
+	/* The owner is looked for when the flow has none yet, and on every SYN: a new
+	 * connection on the same addresses and ports may belong to someone else. */
+	if (!v->owned || (pkt.tcp_flags & TK_TCP_SYN))
+		find_owner(skb, &pkt, &key, v);
 	__sync_fetch_and_add(&v->bytes, bytes);
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->segments, segs);
@@ -121,4 +173,31 @@ int trace_tcp_tracker_ingress(struct __sk_buff *skb)
 int trace_tcp_tracker_egress(struct __sk_buff *skb)
 {
 	return count_packet(skb, TCP_TRACKER_EGRESS);
+}
+
+/*
+ * On egress when egress is not counted (a loopback device, --direction ingress): only
+ * the owners, for the ingress packets of the same connections.
+ */
+int trace_tcp_tracker_owner(struct __sk_buff *skb)
+{
+	struct tk_packet pkt = {};
+	struct flow_key key = {};
+	struct tk_owner o = {};
+
+	if (tk_parse_tcp(skb, &pkt) != TK_PKT_TCP)
+		return TRACKER_VERDICT;
+	__builtin_memcpy(key.saddr, pkt.saddr, 16);
+	__builtin_memcpy(key.daddr, pkt.daddr, 16);
+	key.sport = pkt.sport;
+	key.dport = pkt.dport;
+	key.family = pkt.family;
+	key.direction = TCP_TRACKER_EGRESS;
+	if (!(pkt.tcp_flags & TK_TCP_SYN) && owners.lookup(&key))
+		return TRACKER_VERDICT; /* known, and no new connection */
+	if (tk_egress_owner(skb, pkt.sport, &o))
+		owners.update(&key, &o);
+	else if (pkt.tcp_flags & TK_TCP_SYN)
+		owners.delete(&key);
+	return TRACKER_VERDICT;
 }

@@ -17,9 +17,12 @@
 #include "flow_format.h"
 #include "runtime/runner.h"
 #include "tcp_tracker.h"
+#include "util/cgroup.h"
 #include "util/error.h"
 #include "util/format.h"
 #include "util/log.h"
+#include "util/owner.h"
+#include "util/user.h"
 
 extern const char tcp_tracker_bpf_text[];
 
@@ -28,7 +31,7 @@ namespace {
 using namespace tracekit;
 
 static_assert(sizeof(flow_key) == 40, "flow_key layout: no implicit padding");
-static_assert(sizeof(flow_value) == 24, "flow_value layout");
+static_assert(sizeof(flow_value) == 40, "flow_value layout");
 static_assert(OUTSIDE_REASONS == OutsideCounts::kReasons, "outside reasons");
 
 constexpr long kMaxFlowsLimit = 1L << 22;  // ~4M entries: ~500 MiB of preallocated LRU map
@@ -38,6 +41,11 @@ struct Options {
   size_t top = 0;
   long max_flows = TCP_TRACKER_DEFAULT_MAX_FLOWS;
   bool reset = false;
+  FlowBy by = FlowBy::Flow;
+  bool show_owner = false;            // -O
+  std::optional<uid_t> uid;           // -u: only flows of this owner uid
+  std::optional<std::string> cgroup;  // --cgroup: only flows whose owner is in this subtree (relative path)
+  bool filtered() const { return uid || cgroup; }
 };
 
 // The maps of the program, from user space. The program reaches its flow table through
@@ -51,8 +59,8 @@ struct Options {
 //    one interval.
 class FlowTable {
  public:
-  FlowTable(BpfProgram& prog, const Options& o)
-      : prog_(prog), outer_fd_(prog.map_fd("flow_tables")), rates_(!o.reset), reset_(o.reset) {
+  FlowTable(BpfProgram& prog, const Options& o, OwnerBook& owners)
+      : prog_(prog), owners_(owners), outer_fd_(prog.map_fd("flow_tables")), rates_(!o.reset), reset_(o.reset) {
     fds_[0] = prog.map_fd("flows");
     readers_.emplace_back(fds_[0]);
     if (reset_) {
@@ -78,7 +86,7 @@ class FlowTable {
       drained_ += n;
     else
       in_table_ = n;
-    std::vector<FlowRow> rows = rows_of(reader, n);
+    std::vector<FlowRow> rows = rows_of(reader, n, true);
     rates_.update(rows, seconds);
     spdlog::debug("read {} flows in {:.2f} ms with {} bpf() calls ({})", n,
                   std::chrono::duration<double, std::milli>(reader.took()).count(), reader.syscalls(),
@@ -86,7 +94,8 @@ class FlowTable {
     return rows;
   }
 
-  static std::vector<FlowRow> rows_of(HashMapReader& reader, size_t n) {
+  // with_owners: each owned row points at its owner's names.
+  std::vector<FlowRow> rows_of(HashMapReader& reader, size_t n, bool with_owners) {
     std::vector<FlowRow> rows(n);
     for (size_t i = 0; i < n; ++i) {
       auto k = reader.key_as<flow_key>(i);
@@ -101,6 +110,7 @@ class FlowTable {
       r.bytes = v.bytes;
       r.packets = v.packets;
       r.segments = v.segments;
+      if (with_owners && v.owned) r.owner = &owners_.get(v.uid, v.cgroup_id);
     }
     return rows;
   }
@@ -110,7 +120,7 @@ class FlowTable {
     HashMapReader& reader = readers_[reset_ ? active_ : 0];
     size_t n = reader.read(false);
     if (!reset_) in_table_ = n;
-    return rows_of(reader, n);
+    return rows_of(reader, n, false);
   }
 
   // Flows the LRU table evicted since the start: created by the program, minus those in
@@ -172,6 +182,7 @@ class FlowTable {
   }
 
   BpfProgram& prog_;
+  OwnerBook& owners_;
   int outer_fd_;
   int fds_[2] = {-1, -1};
   std::vector<HashMapReader> readers_;
@@ -249,10 +260,29 @@ class FlowRecord : public Record {
   bool final_;
 };
 
+// One aggregated row of a report (--by uid|cgroup|unit): a JSON line.
+class OwnerRecord : public Record {
+ public:
+  OwnerRecord(const OwnerRow& r, FlowBy by, long n, bool final_report) : r_(r), by_(by), n_(n), final_(final_report) {}
+  const char* type() const override { return "owner"; }
+  void text(std::string&) const override {}
+  void json(JsonLine& j) const override { owner_row_json(r_, by_, n_, final_, j); }
+
+ private:
+  const OwnerRow& r_;
+  FlowBy by_;
+  long n_;
+  bool final_;
+};
+
 // One report: the text table; in JSON, after its flow lines, how many flows there were.
 class ReportRecord : public Record {
  public:
   const std::vector<FlowRow>* rows = nullptr;
+  const std::vector<OwnerRow>* owner_rows = nullptr;  // --by uid|cgroup|unit: printed instead of rows
+  FlowBy by = FlowBy::Flow;
+  bool show_owner = false;
+  bool filtered = false;
   size_t total = 0;
   long n = 0;
   bool final_report = false;
@@ -268,9 +298,16 @@ class ReportRecord : public Record {
       body = fmt::format("Final at: {} ({:.1f} s traced)\n", now, elapsed);
     else
       body = "Trace at: " + now + "\n";
-    if (rows->empty()) body += reset ? "No TCP packets in this interval.\n" : "No TCP flows yet.\n";
-    body += format_flow_rows(*rows);
-    if (rows->size() < total) body += fmt::format("({} of {} flows shown)\n", rows->size(), total);
+    if (rows->empty())
+      body += reset      ? "No TCP packets in this interval.\n"
+              : filtered ? "No TCP flows of the chosen owner yet.\n"
+                         : "No TCP flows yet.\n";
+    if (owner_rows) {
+      body += format_owner_rows(*owner_rows, by);
+    } else {
+      body += format_flow_rows(*rows, show_owner);
+      if (rows->size() < total) body += fmt::format("({} of {} flows shown)\n", rows->size(), total);
+    }
     if (!timestamps) {
       out += body;
       return;
@@ -284,7 +321,8 @@ class ReportRecord : public Record {
   void json(JsonLine& j) const override {
     j.field("interval", n).field("final", final_report).field("elapsed_s", elapsed);
     j.field("flows", static_cast<unsigned long long>(total))
-        .field("shown", static_cast<unsigned long long>(rows->size()));
+        .field("shown", static_cast<unsigned long long>(owner_rows ? total : rows->size()));
+    if (owner_rows) j.field("by", to_string(by)).field("rows", static_cast<unsigned long long>(owner_rows->size()));
   }
 };
 
@@ -302,6 +340,9 @@ class TcpTracker : public Tool {
         "  tcp_tracker eth0 --top 10 --sort rate  # the 10 busiest flows of the last interval\n"
         "  tcp_tracker eth0 --reset               # counts of each interval instead of running totals\n"
         "  tcp_tracker eth0 --direction ingress   # received packets only\n"
+        "  tcp_tracker eth0 -O                    # with each flow's local owner: uid, user, cgroup\n"
+        "  tcp_tracker eth0 --by unit             # bytes and packets per systemd unit and direction\n"
+        "  tcp_tracker eth0 -u www-data --cgroup /system.slice/nginx.service  # one owner's flows\n"
         "  tcp_tracker eth0 --attach clsact       # a clsact filter instead of a tcx link\n"
         "  tcp_tracker eth0 -d 60 --json          # one JSON object per flow per interval, for a minute\n"
         "  tcp_tracker eth0 -q -i 15 --metrics-textfile /var/lib/prometheus/node-exporter  # for node_exporter\n";
@@ -321,7 +362,13 @@ class TcpTracker : public Tool {
          cxxopts::value<std::string>()->default_value("0"), "N")
       ("max-flows", "flow table size; when full, the least recently updated flow is evicted",
          cxxopts::value<std::string>()->default_value(std::to_string(TCP_TRACKER_DEFAULT_MAX_FLOWS)), "N")
-      ("reset", "clear the counters after each report: per-interval counts instead of running totals");
+      ("reset", "clear the counters after each report: per-interval counts instead of running totals")
+      ("by", "aggregate the table: per flow, or per owner uid, cgroup (v2 path) or unit (systemd), and direction",
+         cxxopts::value<std::string>()->default_value("flow"), "KEY")
+      ("O,owner", "text: each flow's local owner (uid, user, cgroup) at the end of its line")
+      ("u,uid", "only flows whose local owner has this uid (number or user name)", cxxopts::value<std::string>(), "UID")
+      ("cgroup", "only flows whose local owner is in this cgroup v2 or below it (a path under the cgroup2 mount, "
+                 "or relative to it: /system.slice)", cxxopts::value<std::string>(), "PATH");
     // clang-format on
   }
 
@@ -330,15 +377,37 @@ class TcpTracker : public Tool {
     o_.top = static_cast<size_t>(get_count(r, "top", 0, 1L << 30));
     o_.max_flows = get_count(r, "max-flows", 1, kMaxFlowsLimit);
     o_.reset = r.count("reset") > 0;
+    o_.by = parse_flow_by(r["by"].as<std::string>());
+    o_.show_owner = r.count("owner") > 0;
+    if (o_.show_owner && o_.by != FlowBy::Flow)
+      throw UsageError("-O/--owner shows owners per flow: not with --by " + std::string(to_string(o_.by)));
+    if (r.count("uid")) {
+      o_.uid = uid_from_name(r["uid"].as<std::string>());
+      if (!o_.uid)
+        throw UsageError("bad value for --uid: '" + r["uid"].as<std::string>() +
+                         "' is neither a number nor a user name");
+    }
+    mount_ = cgroup2_mount();
+    if (r.count("cgroup")) {
+      const std::string arg = r["cgroup"].as<std::string>();
+      if (mount_.empty()) throw UsageError("--cgroup needs cgroup v2, and this host has no cgroup2 mount");
+      const std::string full = cgroup_arg_full_path(mount_, arg);
+      if (!cgroup_id_of(full))
+        throw UsageError("bad value for --cgroup: '" + arg + "' (" + full + " is not a cgroup directory)");
+      o_.cgroup = cgroup_relative_path(mount_, full);
+    }
     plan.cflags = {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(o_.max_flows)};
     if (o_.reset) plan.cflags.push_back("-DTCP_TRACKER_SPARE");
     plan.tc_function = "trace_tcp_tracker_ingress";
     plan.tc_egress_function = "trace_tcp_tracker_egress";
+    plan.tc_observe_egress_function = "trace_tcp_tracker_owner";
+    plan.tc_observe_egress_what = "owners";
     plan.doing = "counting TCP bytes and packets per flow";
   }
 
   void loaded(Runtime& rt) override {
-    table_ = std::make_unique<FlowTable>(rt.prog(), o_);
+    owners_ = std::make_unique<OwnerBook>(mount_);
+    table_ = std::make_unique<FlowTable>(rt.prog(), o_, *owners_);
     last_ = RunClock::Clock::now();
     if (rt.metrics_on()) flow_metrics_ = std::make_unique<FlowMetrics>(rt.max_series());
   }
@@ -415,11 +484,24 @@ class TcpTracker : public Tool {
         r.packets_per_sec = static_cast<double>(r.packets) / elapsed;
       }
     }
+    if (o_.filtered()) {
+      rows.erase(std::remove_if(rows.begin(), rows.end(), [this](const FlowRow& r) { return !chosen(r); }), rows.end());
+    }
     const size_t total = rows.size();
-    sort_flows(rows, o_.sort, o_.top);
-    for (const auto& r : rows) rt.out().write(FlowRecord(r, n, final_report));
+    std::vector<OwnerRow> owner_rows;
+    if (o_.by == FlowBy::Flow) {
+      sort_flows(rows, o_.sort, o_.top);
+      for (const auto& r : rows) rt.out().write(FlowRecord(r, n, final_report));
+    } else {
+      owner_rows = aggregate_flows(rows, o_.by, o_.sort, o_.top);
+      for (const auto& r : owner_rows) rt.out().write(OwnerRecord(r, o_.by, n, final_report));
+    }
     ReportRecord rep;
     rep.rows = &rows;
+    if (o_.by != FlowBy::Flow) rep.owner_rows = &owner_rows;
+    rep.by = o_.by;
+    rep.show_owner = o_.show_owner;
+    rep.filtered = o_.filtered();
     rep.total = total;
     rep.n = n;
     rep.final_report = final_report;
@@ -438,7 +520,17 @@ class TcpTracker : public Tool {
                   std::chrono::duration<double, std::milli>(RunClock::Clock::now() - now).count());
   }
 
+  // -u / --cgroup: the flow's owner is the chosen one (flows without an owner never are).
+  bool chosen(const FlowRow& r) const {
+    if (!r.owner) return false;
+    if (o_.uid && r.owner->uid != *o_.uid) return false;
+    if (o_.cgroup && !(r.owner->cgroup && cgroup_path_under(*r.owner->cgroup, *o_.cgroup))) return false;
+    return true;
+  }
+
   Options o_;
+  std::string mount_;  // the cgroup2 mount ("" on a v1-only host)
+  std::unique_ptr<OwnerBook> owners_;
   std::unique_ptr<FlowTable> table_;
   std::unique_ptr<FlowMetrics> flow_metrics_;
   RunClock::Clock::time_point last_;

@@ -29,11 +29,18 @@ struct flow_key {
 #define TCP_TRACKER_INGRESS 0
 #define TCP_TRACKER_EGRESS 1
 
-/* Counters of one flow, each updated with an atomic add. */
+/*
+ * Counters of one flow, each updated with an atomic add, and the flow's local owner:
+ * the uid and cgroup v2 id of the socket on this host that sent (egress) or receives
+ * (ingress) it, when there is one (owned = 1). See tracekit/owner.bpf.h.
+ */
 struct flow_value {
 	__u64 bytes;    /* sum of skb->len (+4 for an offloaded VLAN tag): frame lengths */
 	__u64 packets;  /* skbs seen at the hook (what tcpdump on the interface sees) */
 	__u64 segments; /* wire segments: gso_segs of GSO/GRO skbs, 1 for the others */
+	__u64 cgroup_id; /* the owner's cgroup v2 id (0: none) */
+	__u32 uid;       /* the owner's uid */
+	__u32 owned;     /* 1: uid and cgroup_id are the local socket's */
 };
 
 /*

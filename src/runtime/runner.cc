@@ -167,7 +167,8 @@ int Runner::run(Tool& tool, int argc, char** argv) {
     if (rt.loopback_) {
       if (!common.direction_given) {
         rt.directions_ = {TcDirection::Ingress};
-        spdlog::info("{} is a loopback device: hooking ingress only (each packet passes both hooks)", common.ifname);
+        spdlog::info("{} is a loopback device: counting on ingress only (each packet passes both hooks)",
+                     common.ifname);
       } else if (rt.directions_.size() == 2) {
         spdlog::warn("{} is a loopback device: with both directions every packet is counted twice", common.ifname);
       }
@@ -238,17 +239,22 @@ int Runner::run(Tool& tool, int argc, char** argv) {
     if (p.kind == Probe::Kind::Syscall)
       where.push_back(prog.attach_syscall({p.name, p.on_exit, p.fn, p.kprobe_fn}, mode));
   if (tc) {
+    const bool observe_egress =
+        !plan.tc_observe_egress_function.empty() && rt.directions_ == std::vector<TcDirection>{TcDirection::Ingress};
     try {
       for (TcDirection d : rt.directions_) {
         const std::string& fn =
             d == TcDirection::Egress && !plan.tc_egress_function.empty() ? plan.tc_egress_function : plan.tc_function;
         tc->attach(prog.load_function(fn, BPF_PROG_TYPE_SCHED_CLS), d, common.attach);
       }
+      if (observe_egress)
+        tc->attach(prog.load_function(plan.tc_observe_egress_function, BPF_PROG_TYPE_SCHED_CLS), TcDirection::Egress,
+                   common.attach);
     } catch (...) {
       tc->detach_all();
       throw;
     }
-    where.push_back(tc->describe());
+    where.push_back(tc->describe() + (observe_egress ? " (egress: " + plan.tc_observe_egress_what + " only)" : ""));
   }
   prog.free_compiler_memory();
   std::string joined;

@@ -80,8 +80,12 @@ struct Plan {
   std::vector<Probe> probes;        // tracepoints first, then syscalls (see above)
   std::string tc_function;          // TC tools: the SCHED_CLS function
   std::string tc_egress_function;   // when egress needs its own (else tc_function)
-  std::string events_map;           // stream tools: the event buffer ("events")
-  std::string doing;                // end of the Attached line: "counting execve() per UID"
+  // Attached on egress when egress is not hooked (a loopback device, --direction
+  // ingress), for what ingress needs to learn there (tcp_tracker: the owners).
+  std::string tc_observe_egress_function;
+  std::string tc_observe_egress_what;  // for the Attached line: "owners"
+  std::string events_map;              // stream tools: the event buffer ("events")
+  std::string doing;                   // end of the Attached line: "counting execve() per UID"
 };
 
 // What the runner hands a tool while it runs.

@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -72,6 +73,22 @@ std::optional<uint64_t> cgroup_id_of(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
   return static_cast<uint64_t>(st.st_ino);
+}
+
+std::string cgroup_arg_full_path(const std::string& mount, const std::string& arg) {
+  if (arg == mount || arg.rfind(mount + "/", 0) == 0) return arg;
+  return mount + (!arg.empty() && arg.front() == '/' ? "" : "/") + arg;
+}
+
+std::string cgroup_relative_path(const std::string& mount, const std::string& full) {
+  std::string rel = full.substr(std::min(full.size(), mount.size()));
+  while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
+  return rel.empty() ? "/" : rel;
+}
+
+bool cgroup_path_under(const std::string& path, const std::string& top) {
+  if (top == "/" || path == top) return true;
+  return path.size() > top.size() && path.compare(0, top.size(), top) == 0 && path[top.size()] == '/';
 }
 
 CgroupOwner cgroup_owner(const std::string& path) {

@@ -23,6 +23,14 @@ std::string cgroup2_mount();  // of /proc/mounts
 // The id of the cgroup at DIR (its inode number), nullopt if it cannot be read.
 std::optional<uint64_t> cgroup_id_of(const std::string& dir);
 
+// A --cgroup argument: a path under the mount, or relative to it ("/system.slice",
+// "system.slice") -> the full path; and a full path under the mount -> the path
+// relative to it ("/" for the mount itself), as CgroupResolver gives them.
+std::string cgroup_arg_full_path(const std::string& mount, const std::string& arg);
+std::string cgroup_relative_path(const std::string& mount, const std::string& full);
+// Whether cgroup PATH is TOP or below it (both relative to the mount).
+bool cgroup_path_under(const std::string& path, const std::string& top);
+
 // What a cgroup path (relative to the mount: "/system.slice/nginx.service") says about
 // its owner. unit: the innermost systemd unit (a .service, .scope, .socket, .mount, .swap
 // or .timer component, not a .slice); container_id: a 64-hex-digit id of docker

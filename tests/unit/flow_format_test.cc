@@ -119,11 +119,13 @@ TEST_CASE("JSON object per flow", "[flow]") {
   r.id.egress = true;
   CHECK(json_of([&](JsonLine& j) { flow_json(r, 3, false, j); }) ==
         R"({"interval":3,"final":false,"direction":"egress","src_addr":"fd7c::2","src_port":5001,)"
-        R"("dst_addr":"fd7c::1","dst_port":40000,"bytes":3523,"packets":23,"segments":40,"bytes_per_sec":1761.5})");
+        R"("dst_addr":"fd7c::1","dst_port":40000,"bytes":3523,"packets":23,"segments":40,"bytes_per_sec":1761.5,)"
+        R"("uid":null,"user":null,"cgroup_id":null,"cgroup":null,"unit":null,"container_id":null})");
   auto q = row(v4("10.0.0.1", 1, "10.0.0.2", 65535), 0, 0, 0);
   CHECK(json_of([&](JsonLine& j) { flow_json(q, 0, true, j); }) ==
         R"({"interval":0,"final":true,"direction":"ingress","src_addr":"10.0.0.1","src_port":1,)"
-        R"("dst_addr":"10.0.0.2","dst_port":65535,"bytes":0,"packets":0,"segments":0,"bytes_per_sec":0})");
+        R"("dst_addr":"10.0.0.2","dst_port":65535,"bytes":0,"packets":0,"segments":0,"bytes_per_sec":0,)"
+        R"("uid":null,"user":null,"cgroup_id":null,"cgroup":null,"unit":null,"container_id":null})");
 }
 
 TEST_CASE("rates from the previous interval's counters", "[flow]") {
