@@ -22,18 +22,25 @@
 #include <tuple>
 #include <vector>
 
+#include <sys/wait.h>
+
 #include "bpf/map_reader.h"
 #include "bpf/tc_attach.h"
+#include "cgroups.h"
 #include "faults.h"
 #include "harness.h"
 #include "jsonl.h"
 #include "netns.h"
 #include "tcp_tracker.h"
+#include "util/cgroup.h"
 
 using harness::ToolProcess;
+using testcg::TestCgroup;
 using testnet::TestNet;
 
 namespace {
+
+constexpr uint32_t kClientUid = 4243;  // a uid with no passwd entry: "user" is null
 
 using FlowKey = std::tuple<std::string, unsigned, std::string, unsigned>;  // src, sport, dst, dport
 
@@ -557,6 +564,11 @@ TEST_CASE("tcp_tracker usage errors exit 2 with one line", "[tcp_tracker][usage]
       {{"lo", "--max-flows", "99999999"}, ""},
       {{"lo", "-i", "0"}, ""},
       {{"lo", "eth0"}, "tcp_tracker: error: bad value for --interval: 'eth0' (expected seconds, more than 0)"},
+      {{"lo", "--by", "pid"}, "tcp_tracker: error: bad value for --by: 'pid' (expected flow, uid, cgroup or unit)"},
+      {{"lo", "-O", "--by", "unit"}, "tcp_tracker: error: -O/--owner shows owners per flow: not with --by unit"},
+      {{"lo", "-u", "no-such-user-tk"},
+       "tcp_tracker: error: bad value for --uid: 'no-such-user-tk' is neither a number nor a user name"},
+      {{"lo", "--cgroup", "/no/such/cgroup"}, ""},
   };
   for (auto c : cases) {
     c.args.insert(c.args.begin(), harness::tool_path("tcp_tracker"));
@@ -813,8 +825,11 @@ TEST_CASE("tcp_tracker lo: each packet once, both directions, equal to tcpdump",
   for (int i = 0; i < 5; ++i) {
     const std::string addr = i % 2 ? "::1" : "127.0.0.1";
     const uint64_t send = 100000 + 7919 * i;
-    CHECK(testnet::run_in_netns(net.ns(), [&] { return testnet::tcp_transfer(addr, port, send, 29 + i).ok ? 0 : 1; }) ==
-          0);
+    // The client runs as kClientUid; the server (TcpServer) as root.
+    CHECK(testnet::run_in_netns(net.ns(), [&] {
+            if (setgid(kClientUid) != 0 || setuid(kClientUid) != 0) return 2;
+            return testnet::tcp_transfer(addr, port, send, 29 + i).ok ? 0 : 1;
+          }) == 0);
   }
   auto truth = capture_flows(cap.stop());
   CHECK(cap.dropped_by_kernel() == 0);
@@ -822,4 +837,160 @@ TEST_CASE("tcp_tracker lo: each packet once, both directions, equal to tcpdump",
   REQUIRE(tool.wait_exit(20) == 0);
   REQUIRE(truth.size() == 10);  // both directions of 5 connections
   compare(json_flows(tool.out(), true), truth, true);
+  // Owners on lo: egress is hooked only to learn them. A flow's owner is its receiver
+  // (every flow here was counted on ingress): the server for client -> server.
+  size_t owned = 0;
+  for (const auto& j : harness::of_type(harness::json_lines(tool.out(), "tcp_tracker"), "flow")) {
+    if (!j["final"].get<bool>()) continue;
+    INFO(j.dump());
+    REQUIRE(j["uid"].is_number());
+    CHECK(j["uid"].get<uint32_t>() == (j["dst_port"].get<unsigned>() == port ? 0u : kClientUid));
+    ++owned;
+  }
+  CHECK(owned == 10);
+}
+
+// The owner's uid and cgroup, flow by flow and summed per owner, against tcpdump.
+TEST_CASE("tcp_tracker: each flow's local owner (uid, cgroup), both directions; --by and -u/--cgroup add up",
+          "[tcp_tracker][owner][exact]") {
+  const std::string tag = "/tracekit-owner-" + std::to_string(getpid());
+  TestCgroup cg(tag + "/client");
+  if (!cg.ok()) {
+    WARN("no cgroup2 mount: skipped");
+    return;
+  }
+  const std::string own = testcg::own_cgroup();
+  TestNet net("to");
+  const uint16_t port = 5011, closed_port = 5013;
+  testnet::TcpServer server(net.ns(), port);
+  auto flows = start_tool({net.host_if(), "--json", "-i", "60"});
+  auto by_uid = start_tool({net.host_if(), "--json", "-i", "60", "--by", "uid"});
+  auto by_cgroup = start_tool({net.host_if(), "--json", "-i", "60", "--by", "cgroup"});
+  auto chosen =
+      start_tool({net.host_if(), "--json", "-i", "60", "-u", std::to_string(kClientUid), "--cgroup", cg.rel()});
+  testnet::Capture cap(net.host_if(), "tcp");
+
+  // 17 connections from a child running as kClientUid in the test's cgroup, then 12 from
+  // this process (root, its own cgroup), then one the host refuses: a SYN from the netns
+  // to a closed port, answered by the kernel's RST (no local socket: no owner).
+  int ports_pipe[2];
+  REQUIRE(::pipe(ports_pipe) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    alarm(60);
+    ::close(ports_pipe[0]);
+    if (!testcg::join_cgroup(cg.path())) _exit(120);
+    if (setgid(kClientUid) != 0 || setuid(kClientUid) != 0) _exit(121);
+    for (int i = 0; i < 17; ++i) {
+      auto t = testnet::tcp_transfer(i % 3 ? net.peer_ip4() : net.peer_ip6(), port, 3000ULL * i + 11, 701ULL * i + 5);
+      if (!t.ok) _exit(122);
+      if (::write(ports_pipe[1], &t.local_port, sizeof t.local_port) != sizeof t.local_port) _exit(123);
+    }
+    _exit(0);
+  }
+  ::close(ports_pipe[1]);
+  std::set<unsigned> client_ports;
+  uint16_t p = 0;
+  while (::read(ports_pipe[0], &p, sizeof p) == static_cast<ssize_t>(sizeof p)) client_ports.insert(p);
+  ::close(ports_pipe[0]);
+  int st = 0;
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  REQUIRE(WIFEXITED(st));
+  REQUIRE(WEXITSTATUS(st) == 0);
+  REQUIRE(client_ports.size() == 17);
+  std::set<unsigned> root_ports;
+  for (int i = 0; i < 12; ++i) {
+    auto t = testnet::tcp_transfer(i % 2 ? net.peer_ip4() : net.peer_ip6(), port, 5000ULL * i + 3, 97);
+    INFO(t.error);
+    REQUIRE(t.ok);
+    root_ports.insert(t.local_port);
+  }
+  const std::string refused =
+      "import socket\ns=socket.socket()\ns.settimeout(3)\n"
+      "try: s.connect(('" +
+      net.host_ip4() + "', " + std::to_string(closed_port) + "))\nexcept OSError: pass\n";
+  CHECK(net.ns_sh("python3 -c \"" + refused + "\"").rc == 0);
+  auto frames = cap.stop();
+  CHECK(cap.dropped_by_kernel() == 0);
+  for (auto* t : {&flows, &by_uid, &by_cgroup, &chosen}) {
+    (*t)->signal(SIGINT);
+    REQUIRE((*t)->wait_exit(20) == 0);
+  }
+  auto truth = capture_flows(frames);
+  REQUIRE(truth.size() == 2 * 29 + 2);
+
+  // Flow by flow: the bytes are tcpdump's, and the owner is the client's, both ways.
+  compare(json_flows(flows->out(), true), truth, true);
+  std::map<std::pair<uint32_t, bool>, Tot> per_uid;  // (uid, egress) -> sums of the flows
+  std::map<std::pair<std::string, bool>, Tot> per_cgroup;
+  size_t of_client = 0, of_root = 0, unowned = 0;
+  for (const auto& j : harness::of_type(harness::json_lines(flows->out(), "tcp_tracker"), "flow")) {
+    if (!j["final"].get<bool>()) continue;
+    INFO(j.dump());
+    const bool egress = j["direction"] == "egress";
+    const unsigned local_port = egress ? j["src_port"].get<unsigned>() : j["dst_port"].get<unsigned>();
+    const unsigned remote_port = egress ? j["dst_port"].get<unsigned>() : j["src_port"].get<unsigned>();
+    if (remote_port == closed_port || local_port == closed_port) {
+      CHECK(j["uid"].is_null());  // the refused SYN, and the kernel's RST
+      CHECK(j["cgroup"].is_null());
+      ++unowned;
+      continue;
+    }
+    REQUIRE(j["uid"].is_number());
+    const bool client = client_ports.count(local_port) > 0;
+    CHECK((client || root_ports.count(local_port) == 1));
+    CHECK(j["uid"].get<uint32_t>() == (client ? kClientUid : 0u));
+    CHECK(j["cgroup"].get<std::string>() == (client ? cg.rel() : own));
+    CHECK(j["cgroup_id"].get<uint64_t>() ==
+          *tracekit::cgroup_id_of(tracekit::cgroup2_mount() + j["cgroup"].get<std::string>()));
+    (client ? of_client : of_root) += 1;
+    for (auto* t :
+         {&per_uid[{j["uid"].get<uint32_t>(), egress}], &per_cgroup[{j["cgroup"].get<std::string>(), egress}]}) {
+      t->bytes += j["bytes"].get<uint64_t>();
+      t->packets += j["packets"].get<uint64_t>();
+      t->segments += j["segments"].get<uint64_t>();
+    }
+  }
+  CHECK(of_client == 2 * 17);
+  CHECK(of_root == 2 * 12);
+  CHECK(unowned == 2);
+
+  // --by uid and --by cgroup: one row per owner and direction, equal to the flows' sums.
+  auto check_rows = [&](ToolProcess& t, const char* by, auto key_of, const auto& expect) {
+    size_t rows = 0, no_owner = 0;
+    for (const auto& j : harness::of_type(harness::json_lines(t.out(), "tcp_tracker"), "owner")) {
+      if (!j["final"].get<bool>()) continue;
+      INFO(j.dump());
+      CHECK(j["by"] == by);
+      if (!j["owned"].get<bool>()) {
+        ++no_owner;
+        CHECK(j["flows"].get<uint64_t>() == 1);
+        continue;
+      }
+      auto it = expect.find({key_of(j), j["direction"] == "egress"});
+      REQUIRE(it != expect.end());
+      CHECK(j["bytes"].get<uint64_t>() == it->second.bytes);
+      CHECK(j["packets"].get<uint64_t>() == it->second.packets);
+      CHECK(j["segments"].get<uint64_t>() == it->second.segments);
+      ++rows;
+    }
+    CHECK(rows == expect.size());
+    CHECK(no_owner == 2);  // the refused connection, each direction
+  };
+  REQUIRE(per_uid.size() == 4);
+  check_rows(
+      *by_uid, "uid", [](const harness::Json& j) { return j["uid"].get<uint32_t>(); }, per_uid);
+  check_rows(
+      *by_cgroup, "cgroup", [](const harness::Json& j) { return j["cgroup"].get<std::string>(); }, per_cgroup);
+
+  // -u and --cgroup: exactly the child's 17 connections, both directions.
+  auto mine = json_flows(chosen->out(), true);
+  CHECK(mine.size() == 2 * 17);
+  for (const auto& [k, t] : mine) {
+    INFO(show(k));
+    CHECK((client_ports.count(std::get<1>(k)) + client_ports.count(std::get<3>(k))) == 1);
+    REQUIRE(truth.count(k) == 1);
+    CHECK(t.bytes == truth[k].bytes);
+  }
 }

@@ -196,3 +196,96 @@ TEST_CASE("summary of what fell outside the table", "[flow]") {
   CHECK(format_outside(c) == "Not counted: 1 fragments, 2 malformed, 3 refused by the full table");
   CHECK(std::string(outside_reason_name(99)) == "?");
 }
+
+TEST_CASE("owners: the -O column, JSON fields, --by sums per owner and direction", "[flow][owner]") {
+  OwnerInfo alice;
+  alice.uid = 1000;
+  alice.cgroup_id = 77;
+  alice.user = "alice";
+  alice.cgroup = "/system.slice/web.service";
+  alice.names.unit = "web.service";
+  OwnerInfo bob = alice;  // same unit, another uid and cgroup
+  bob.uid = 1001;
+  bob.user.reset();
+  bob.cgroup_id = 78;
+  bob.cgroup = "/system.slice/web.service/worker";
+  OwnerInfo carol;  // no unit, cgroup unknown
+  carol.uid = 1002;
+  carol.cgroup_id = 79;
+
+  FlowId out1 = v4("10.0.0.1", 40000, "10.0.0.2", 80);
+  out1.egress = true;
+  FlowId in1 = v4("10.0.0.2", 80, "10.0.0.1", 40000);
+  FlowId out2 = v4("10.0.0.1", 40001, "10.0.0.2", 80);
+  out2.egress = true;
+  FlowId out3 = v4("10.0.0.1", 40002, "10.0.0.2", 80);
+  out3.egress = true;
+  FlowId fwd = v4("10.0.0.9", 1, "10.0.0.2", 80);
+  fwd.egress = true;
+  std::vector<FlowRow> rows = {row(out1, 1000, 10, 5), row(in1, 300, 3, 1), row(out2, 2000, 20, 7), row(out3, 50, 1),
+                               row(fwd, 7, 7)};
+  rows[0].owner = &alice;
+  rows[1].owner = &alice;
+  rows[2].owner = &bob;
+  rows[3].owner = &carol;
+
+  SECTION("text and JSON of one flow") {
+    const std::string text = format_flow_rows({rows[0], rows[4]}, true);
+    CHECK(text.find("/s | uid 1000 (alice) /system.slice/web.service\n") != std::string::npos);
+    CHECK(text.find("/s | -\n") != std::string::npos);
+    CHECK(format_flow_rows({rows[3]}, true).find("| uid 1002 cgroup 79\n") != std::string::npos);
+    std::string j = json_of([&](JsonLine& l) { owner_json(&bob, l); });
+    CHECK(j == R"({"uid":1001,"user":null,"cgroup_id":78,"cgroup":"/system.slice/web.service/worker",)"
+               R"("unit":"web.service","container_id":null})");
+  }
+  SECTION("--by uid: one row per uid and direction; unowned flows in their own row") {
+    auto g = aggregate_flows(rows, FlowBy::Uid, FlowSort::Bytes, 0);
+    REQUIRE(g.size() == 5);
+    CHECK(g[0].owner == &bob);
+    CHECK(g[0].bytes == 2000);
+    CHECK(g[1].owner == &alice);
+    CHECK(g[1].egress);
+    CHECK(g[1].bytes == 1000);
+    CHECK(g[2].owner == &alice);
+    CHECK(!g[2].egress);
+    CHECK(g[2].bytes == 300);
+    CHECK(g[4].owner == nullptr);
+    CHECK(owner_row_label(g[4], FlowBy::Uid) == "(no owner)");
+    CHECK(owner_row_label(g[1], FlowBy::Uid) == "uid 1000 (alice)");
+    CHECK(owner_row_label(g[0], FlowBy::Uid) == "uid 1001");
+    uint64_t sum = 0;
+    for (const auto& r : g) sum += r.bytes;
+    CHECK(sum == 1000 + 300 + 2000 + 50 + 7);
+    const std::string text = format_owner_rows(g, FlowBy::Uid);
+    CHECK(text.find("uid 1001          egress  |    1.95 KB     20 packets |    7.00  B/s | 1 flow\n") !=
+          std::string::npos);
+    std::string j = json_of([&](JsonLine& l) { owner_row_json(g[1], FlowBy::Uid, 2, false, l); });
+    CHECK(j == R"({"interval":2,"final":false,"by":"uid","direction":"egress","owned":true,"uid":1000,)"
+               R"("user":"alice","flows":1,"bytes":1000,"packets":10,"segments":10,"bytes_per_sec":5,)"
+               R"("packets_per_sec":0})");
+  }
+  SECTION("--by unit: cgroups of one unit add up; no unit and no owner apart") {
+    auto g = aggregate_flows(rows, FlowBy::Unit, FlowSort::Bytes, 0);
+    REQUIRE(g.size() == 4);  // web.service egress, web.service ingress, (no unit), (no owner)
+    CHECK(g[0].unit == "web.service");
+    CHECK(g[0].bytes == 3000);
+    CHECK(g[0].flows == 2);
+    CHECK(g[0].bytes_per_sec == 12);
+    CHECK(owner_row_label(g[1], FlowBy::Unit) == "web.service");
+    CHECK(owner_row_label(g[2], FlowBy::Unit) == "(no unit)");
+    CHECK(owner_row_label(g[3], FlowBy::Unit) == "(no owner)");
+  }
+  SECTION("--by cgroup, sorted by packets, top 2") {
+    auto g = aggregate_flows(rows, FlowBy::Cgroup, FlowSort::Packets, 2);
+    REQUIRE(g.size() == 2);
+    CHECK(g[0].owner == &bob);
+    CHECK(g[1].owner == &alice);
+    CHECK(owner_row_label(g[1], FlowBy::Cgroup) == "/system.slice/web.service");
+    CHECK(owner_row_label({false, &carol, "", 0, 0, 0, 0, 0, 0}, FlowBy::Cgroup) == "cgroup 79");
+  }
+  SECTION("--by values") {
+    CHECK(parse_flow_by("flow") == FlowBy::Flow);
+    CHECK(parse_flow_by("unit") == FlowBy::Unit);
+    CHECK_THROWS_AS(parse_flow_by("pid"), UsageError);
+  }
+}
