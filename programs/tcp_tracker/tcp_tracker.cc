@@ -116,11 +116,12 @@ class FlowTable {
   }
 
   // The active table as it is now, for metrics: no swap, no drain, rates untouched.
+  // (The owners' names come from the book the reports use: the runner serializes both.)
   std::vector<FlowRow> peek() {
     HashMapReader& reader = readers_[reset_ ? active_ : 0];
     size_t n = reader.read(false);
     if (!reset_) in_table_ = n;
-    return rows_of(reader, n, false);
+    return rows_of(reader, n, true);
   }
 
   // Flows the LRU table evicted since the start: created by the program, minus those in
@@ -205,7 +206,9 @@ class FlowMetrics {
   // the flows of one direction always sum to that direction's interface total).
   explicit FlowMetrics(size_t max_series)
       : series_{CappedSeries({"local_port", "remote_addr"}, 3, std::max<size_t>(1, max_series - max_series / 2)),
-                CappedSeries({"local_port", "remote_addr"}, 3, std::max<size_t>(1, max_series / 2))} {}
+                CappedSeries({"local_port", "remote_addr"}, 3, std::max<size_t>(1, max_series / 2))},
+        owners_{CappedSeries({"uid", "unit"}, 3, std::max<size_t>(1, max_series - max_series / 2)),
+                CappedSeries({"uid", "unit"}, 3, std::max<size_t>(1, max_series / 2))} {}
 
   // rows: the table as read; drained: they were deleted (--reset), the next table starts empty.
   void observe(const std::vector<FlowRow>& rows, bool drained) {
@@ -217,7 +220,10 @@ class FlowMetrics {
       const bool again = r.bytes < before.bytes || r.packets < before.packets;  // re-created since
       if (again) before = {};
       const uint64_t deltas[3] = {r.bytes - before.bytes, r.packets - before.packets, r.segments - before.segments};
-      if (deltas[0] || deltas[1] || deltas[2]) series_[r.id.egress ? 1 : 0].add(labels(r.id), deltas);
+      if (deltas[0] || deltas[1] || deltas[2]) {
+        series_[r.id.egress ? 1 : 0].add(labels(r.id), deltas);
+        owners_[r.id.egress ? 1 : 0].add(owner_labels(r.owner), deltas);
+      }
       if (!drained) now[r.id] = {r.bytes, r.packets, r.segments};
     }
     last_ = std::move(now);
@@ -233,16 +239,30 @@ class FlowMetrics {
            "Packets of the busiest flows; the rest are summed in the series labelled other.",
            "Wire segments (GSO/GRO segments) of the busiest flows; the rest are in the series labelled other."},
           fixed);
+      owners_[egress].emit(
+          out,
+          {"tracekit_tcp_owner_bytes_total", "tracekit_tcp_owner_packets_total", "tracekit_tcp_owner_segments_total"},
+          {"Bytes (frame lengths) of the flows of each local owner (uid and systemd unit; both empty: no local "
+           "socket).",
+           "Packets of the flows of each local owner (uid and systemd unit; both empty: no local socket).",
+           "Wire segments of the flows of each local owner (uid and systemd unit; both empty: no local socket)."},
+          fixed);
     }
   }
 
  private:
+  // uid and unit of the local owner; "" and "" for a flow without one.
+  static std::vector<std::string> owner_labels(const OwnerInfo* o) {
+    if (!o) return {"", ""};
+    return {std::to_string(o->uid), o->names.unit};
+  }
   // The local end's port and the remote address: what grows with the workload.
   static std::vector<std::string> labels(const FlowId& id) {
     if (id.egress) return {std::to_string(id.sport), format_address(id, false)};
     return {std::to_string(id.dport), format_address(id, true)};
   }
   CappedSeries series_[2];  // ingress, egress
+  CappedSeries owners_[2];
   std::unordered_map<FlowId, flow_value, FlowIdHash> last_;
 };
 

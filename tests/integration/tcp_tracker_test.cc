@@ -31,6 +31,7 @@
 #include "harness.h"
 #include "jsonl.h"
 #include "netns.h"
+#include "prometheus.h"
 #include "tcp_tracker.h"
 #include "util/cgroup.h"
 
@@ -863,7 +864,8 @@ TEST_CASE("tcp_tracker: each flow's local owner (uid, cgroup), both directions; 
   TestNet net("to");
   const uint16_t port = 5011, closed_port = 5013;
   testnet::TcpServer server(net.ns(), port);
-  auto flows = start_tool({net.host_if(), "--json", "-i", "60"});
+  faults::TempDir prom("owner");
+  auto flows = start_tool({net.host_if(), "--json", "-i", "60", "--metrics-textfile", prom.path()});
   auto by_uid = start_tool({net.host_if(), "--json", "-i", "60", "--by", "uid"});
   auto by_cgroup = start_tool({net.host_if(), "--json", "-i", "60", "--by", "cgroup"});
   auto chosen =
@@ -955,6 +957,25 @@ TEST_CASE("tcp_tracker: each flow's local owner (uid, cgroup), both directions; 
   CHECK(of_client == 2 * 17);
   CHECK(of_root == 2 * 12);
   CHECK(unowned == 2);
+  // The owner metrics (final textfile): per uid and direction, the same sums; with the
+  // unowned flows (uid "") they add up to the interface totals.
+  const auto samples =
+      promtest::parse_exposition(faults::read_file(prom.file("tcp_tracker-" + net.host_if() + ".prom")));
+  uint64_t owned_bytes[2] = {0, 0};
+  for (const auto& [k, t] : per_uid) {
+    const std::map<std::string, std::string> match = {{"uid", std::to_string(k.first)},
+                                                      {"direction", k.second ? "egress" : "ingress"}};
+    CHECK(promtest::sum(samples, "tracekit_tcp_owner_bytes_total", match) == static_cast<double>(t.bytes));
+    CHECK(promtest::sum(samples, "tracekit_tcp_owner_packets_total", match) == static_cast<double>(t.packets));
+    owned_bytes[k.second] += t.bytes;
+  }
+  for (const char* dir : {"ingress", "egress"}) {
+    INFO(dir);
+    const double all = promtest::sum(samples, "tracekit_tcp_bytes_total", {{"direction", dir}});
+    CHECK(promtest::sum(samples, "tracekit_tcp_owner_bytes_total", {{"direction", dir}}) == all);
+    CHECK(promtest::sum(samples, "tracekit_tcp_owner_bytes_total", {{"direction", dir}, {"uid", ""}}) ==
+          all - static_cast<double>(owned_bytes[std::string(dir) == "egress"]));
+  }
 
   // --by uid and --by cgroup: one row per owner and direction, equal to the flows' sums.
   auto check_rows = [&](ToolProcess& t, const char* by, auto key_of, const auto& expect) {
