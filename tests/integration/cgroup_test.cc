@@ -20,41 +20,14 @@
 
 #include "harness.h"
 #include "jsonl.h"
+#include "test_cgroup.h"
 #include "util/cgroup.h"
 
 using harness::ToolProcess;
 
 namespace {
 
-// A cgroup of the test's own: DIR under the cgroup2 mount, removed (after its processes
-// are gone) by the destructor.
-class TestCgroup {
- public:
-  explicit TestCgroup(const std::string& rel) : mount_(tracekit::cgroup2_mount()), rel_(rel) {
-    if (mount_.empty()) return;
-    std::filesystem::create_directories(mount_ + rel_);
-  }
-  ~TestCgroup() {
-    if (mount_.empty()) return;
-    for (int i = 0; i < 50 && std::filesystem::exists(path()); ++i) {  // bounded: 5 s
-      std::error_code ec;
-      // Deepest first.
-      std::vector<std::string> dirs;
-      for (auto it = std::filesystem::recursive_directory_iterator(path(), ec);
-           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_directory()) dirs.push_back(it->path().string());
-      for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ::rmdir(d->c_str());
-      if (::rmdir(path().c_str()) == 0) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  bool ok() const { return !mount_.empty() && std::filesystem::is_directory(path()); }
-  std::string path() const { return mount_ + rel_; }
-  const std::string& rel() const { return rel_; }
-
- private:
-  std::string mount_, rel_;
-};
+using testcg::TestCgroup;
 
 // n children that each join cgroup DIR, switch to uid and exec /bin/true; waited for.
 void exec_in_cgroup(const std::string& dir, uid_t uid, int n) {
@@ -63,9 +36,7 @@ void exec_in_cgroup(const std::string& dir, uid_t uid, int n) {
     REQUIRE(pid >= 0);
     if (pid == 0) {
       alarm(10);
-      int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || ::write(fd, "0", 1) != 1) _exit(120);
-      ::close(fd);
+      if (!testcg::join(dir)) _exit(120);
       if (setgid(uid) != 0 || setuid(uid) != 0) _exit(121);
       execl("/bin/true", "true", static_cast<char*>(nullptr));
       _exit(127);
