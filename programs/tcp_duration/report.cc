@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include "output/histogram.h"
 #include "output/json.h"
@@ -47,6 +49,13 @@ Connection from_event(const td_event& e, std::int64_t realtime_minus_monotonic_n
   c.packets_c2s = e.packets[TD_C2S];
   c.packets_s2c = e.packets[TD_S2C];
   c.syns = e.syns;
+  if (e.seen & TD_SEEN_SYNACK) c.syn_to_synack_ns = e.syn_to_synack_ns;
+  if ((e.seen & TD_SEEN_SYNACK) && (e.seen & TD_SEEN_ACK)) c.synack_to_ack_ns = e.synack_to_ack_ns;
+  if (e.owner == TD_OWNER_CLIENT || e.owner == TD_OWNER_SERVER) {
+    c.owner_side = e.owner == TD_OWNER_CLIENT ? Side::Client : Side::Server;
+    c.owner_uid = e.owner_uid;
+    c.owner_cgroup_id = e.owner_cgroup_id;
+  }
   return c;
 }
 
@@ -67,13 +76,36 @@ std::string endpoint_text(int family, const std::array<std::uint8_t, 16>& addr, 
 
 std::string seconds_text(std::uint64_t ns) { return fmt::format("{}.{:09}", ns / 1000000000ULL, ns % 1000000000ULL); }
 
-std::string text_line(const Connection& c) {
+std::string micros_text(std::optional<std::uint64_t> ns) {
+  if (!ns) return "-";
+  return fmt::format("{}.{:03}", *ns / 1000, *ns % 1000);
+}
+
+std::string text_line(const Connection& c, bool with_owner) {
   const std::string client = endpoint_text(c.family, c.client_addr, c.client_port);
   const std::string server = endpoint_text(c.family, c.server_addr, c.server_port);
   const std::string dur = seconds_text(c.duration_ns);
-  return fmt::format(
-      "{} -> {} | Duration: {:<12} s | {} by {:<6} | c->s {:>10} B {:>7} pkts | s->c {:>10} B {:>7} pkts", client,
-      server, dur, end_text(c.end), side_text(c.ended_by), c.bytes_c2s, c.packets_c2s, c.bytes_s2c, c.packets_s2c);
+  std::string line = fmt::format(
+      "{} -> {} | Duration: {:<12} s | {} by {:<6} | c->s {:>10} B {:>7} pkts | s->c {:>10} B {:>7} pkts | "
+      "SYN->SYN/ACK {:>10} us | SYN/ACK->ACK {:>10} us",
+      client, server, dur, end_text(c.end), side_text(c.ended_by), c.bytes_c2s, c.packets_c2s, c.bytes_s2c,
+      c.packets_s2c, micros_text(c.syn_to_synack_ns), micros_text(c.synack_to_ack_ns));
+  if (with_owner) {
+    if (!c.owner_side) {
+      line += " | local -";
+    } else {
+      line += fmt::format(" | local {} ", side_text(*c.owner_side));
+      if (c.owner) {
+        line += c.owner->text();
+      } else {
+        tracekit::OwnerInfo bare;  // not named (no OwnerBook): the numbers
+        bare.uid = c.owner_uid;
+        bare.cgroup_id = c.owner_cgroup_id;
+        line += bare.text();
+      }
+    }
+  }
+  return line;
 }
 
 void connection_json(const Connection& c, tracekit::JsonLine& j) {
@@ -88,6 +120,26 @@ void connection_json(const Connection& c, tracekit::JsonLine& j) {
   j.field("packets_c2s", static_cast<unsigned long long>(c.packets_c2s));
   j.field("packets_s2c", static_cast<unsigned long long>(c.packets_s2c));
   j.field("syns", c.syns);
+  if (c.syn_to_synack_ns)
+    j.raw("syn_to_synack_us", micros_text(c.syn_to_synack_ns));
+  else
+    j.null("syn_to_synack_us");
+  if (c.synack_to_ack_ns)
+    j.raw("synack_to_ack_us", micros_text(c.synack_to_ack_ns));
+  else
+    j.null("synack_to_ack_us");
+  if (c.owner_side)
+    j.field("local", side_text(*c.owner_side));
+  else
+    j.null("local");
+  tracekit::OwnerInfo bare;
+  const tracekit::OwnerInfo* o = c.owner;
+  if (c.owner_side && !o) {  // not named: the numbers
+    bare.uid = c.owner_uid;
+    bare.cgroup_id = c.owner_cgroup_id;
+    o = &bare;
+  }
+  tracekit::owner_json(c.owner_side ? o : nullptr, j);
 }
 
 std::optional<double> parse_duration_seconds(std::string_view line) {
@@ -121,6 +173,54 @@ std::optional<double> parse_duration_seconds(std::string_view line) {
   return s;
 }
 
+namespace {
+
+// "12.345" (microseconds, up to 3 decimals) -> ns; nullopt for "-", null or garbage.
+std::optional<std::uint64_t> parse_micros(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && text[i] == ' ') ++i;
+  std::uint64_t whole = 0, frac = 0;
+  std::size_t digits = 0, frac_digits = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9' && digits < 18; ++i, ++digits)
+    whole = whole * 10 + static_cast<std::uint64_t>(text[i] - '0');
+  if (digits == 0) return std::nullopt;
+  if (i < text.size() && text[i] == '.') {
+    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++frac_digits)
+      if (frac_digits < 3) frac = frac * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    if (frac_digits == 0) return std::nullopt;
+  }
+  for (std::size_t k = std::min<std::size_t>(frac_digits, 3); k < 3; ++k) frac *= 10;
+  return whole * 1000 + frac;
+}
+
+// The value after `key` in line: text "KEY <spaces>VALUE us", JSON "KEY VALUE".
+std::optional<std::uint64_t> micros_after(std::string_view line, std::string_view key, bool json) {
+  const auto pos = line.find(key);
+  if (pos == std::string_view::npos) return std::nullopt;
+  std::string_view rest = line.substr(pos + key.size());
+  auto v = parse_micros(rest);
+  if (!v || json) return v;
+  // Text: the number must be followed by " us".
+  std::size_t i = rest.find_first_not_of(' ');
+  i = rest.find_first_not_of("0123456789.", i);
+  if (i == std::string_view::npos || rest.substr(i, 3) != " us") return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+LineHandshake parse_handshake(std::string_view line) {
+  LineHandshake h;
+  if (line.find("\"duration_ns\":") != std::string_view::npos) {
+    h.syn_to_synack_ns = micros_after(line, "\"syn_to_synack_us\":", true);
+    h.synack_to_ack_ns = micros_after(line, "\"synack_to_ack_us\":", true);
+  } else {
+    h.syn_to_synack_ns = micros_after(line, "| SYN->SYN/ACK ", false);
+    h.synack_to_ack_ns = micros_after(line, "| SYN/ACK->ACK ", false);
+  }
+  return h;
+}
+
 DurationFile read_durations(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw tracekit::Error("cannot read " + path + ": " + std::strerror(errno));
@@ -129,10 +229,14 @@ DurationFile read_durations(const std::string& path) {
   while (std::getline(in, line)) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++f.lines;
-    if (auto s = parse_duration_seconds(line))
+    if (auto s = parse_duration_seconds(line)) {
       f.seconds.push_back(*s);
-    else
+      const LineHandshake h = parse_handshake(line);
+      if (h.syn_to_synack_ns) f.handshakes.syn_to_synack_ns.push_back(*h.syn_to_synack_ns);
+      if (h.synack_to_ack_ns) f.handshakes.synack_to_ack_ns.push_back(*h.synack_to_ack_ns);
+    } else {
       ++f.unparsed;
+    }
   }
   if (in.bad()) throw tracekit::Error("cannot read " + path + ": " + std::strerror(errno));
   return f;
@@ -159,9 +263,34 @@ std::vector<double> seconds_of(const std::vector<std::uint64_t>& durations_ns) {
   return s;
 }
 
+tracekit::Summary micros_summary(const std::vector<std::uint64_t>& ns) {
+  std::vector<double> us;
+  us.reserve(ns.size());
+  for (std::uint64_t v : ns) us.push_back(static_cast<double>(v) / 1e3);
+  return tracekit::summarize(std::move(us));
+}
+
+std::string handshake_text_line(const char* name, const std::vector<std::uint64_t>& ns) {
+  const tracekit::Summary s = micros_summary(ns);
+  if (s.count == 0) return fmt::format("  {:<15} not seen\n", name);
+  return fmt::format("  {:<15} {:>6} seen  min {:.3f}  p50 {:.3f}  p90 {:.3f}  p99 {:.3f}  max {:.3f}\n", name, s.count,
+                     s.min, s.p50, s.p90, s.p99, s.max);
+}
+
+void handshake_json(const char* key, const std::vector<std::uint64_t>& ns, tracekit::JsonLine& j) {
+  const tracekit::Summary s = micros_summary(ns);
+  j.begin_object(key).field("count", static_cast<unsigned long long>(s.count));
+  if (s.count) {
+    j.field("min_us", s.min).field("p50_us", s.p50).field("p90_us", s.p90).field("p99_us", s.p99);
+    j.field("max_us", s.max).field("mean_us", s.mean);
+  }
+  j.end();
+}
+
 }  // namespace
 
-std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters) {
+std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters,
+                         const Handshakes* handshakes) {
   std::string out = "\n";
   const tracekit::Summary s = tracekit::summarize(seconds_of(durations_ns));
   if (s.count == 0) {
@@ -171,6 +300,11 @@ std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool ms
     out += fmt::format("  min {:.6f}  p50 {:.6f}  p90 {:.6f}  p99 {:.6f}  max {:.6f}  mean {:.6f}\n", s.min, s.p50,
                        s.p90, s.p99, s.max, s.mean);
     out += "\n" + tracekit::format_log2_hist(hist_buckets(durations_ns, msecs), msecs ? "msecs" : "usecs");
+    if (handshakes) {
+      out += "\nHandshake at the hook, microseconds (of the connections where it was seen):\n";
+      out += handshake_text_line("SYN -> SYN/ACK", handshakes->syn_to_synack_ns);
+      out += handshake_text_line("SYN/ACK -> ACK", handshakes->synack_to_ack_ns);
+    }
   }
   if (counters) {
     const TableCounters& t = *counters;
@@ -185,7 +319,7 @@ std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool ms
 }
 
 void summary_json(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters,
-                  tracekit::JsonLine& j) {
+                  tracekit::JsonLine& j, const Handshakes* handshakes) {
   using ull = unsigned long long;
   const tracekit::Summary s = tracekit::summarize(seconds_of(durations_ns));
   j.field("count", static_cast<ull>(s.count));
@@ -201,6 +335,12 @@ void summary_json(const std::vector<std::uint64_t>& durations_ns, bool msecs, co
     j.begin_object().field("low", low).field("high", high).field("count", static_cast<ull>(buckets[i])).end();
   }
   j.end();
+  if (handshakes) {
+    j.begin_object("handshake");
+    handshake_json("syn_to_synack", handshakes->syn_to_synack_ns, j);
+    handshake_json("synack_to_ack", handshakes->synack_to_ack_ns, j);
+    j.end();
+  }
   if (counters) {
     const TableCounters& t = *counters;
     j.begin_object("table");

@@ -13,6 +13,7 @@
 
 #include "output/json.h"
 #include "tcp_duration.h"
+#include "util/owner.h"
 
 namespace tcp_duration {
 
@@ -33,6 +34,22 @@ struct Connection {
   std::uint64_t bytes_c2s = 0, bytes_s2c = 0;
   std::uint64_t packets_c2s = 0, packets_s2c = 0;
   std::uint32_t syns = 0;
+  // The handshake as seen at the hook (nullopt: that step was not seen, e.g. a refused
+  // connection has no SYN/ACK): the last SYN before the server's first SYN/ACK to that
+  // SYN/ACK, and the SYN/ACK to the client's first ACK.
+  std::optional<std::uint64_t> syn_to_synack_ns, synack_to_ack_ns;
+  // The local owner: which end is a socket on this host (the client's when both are),
+  // its uid and cgroup v2 id; nullopt: neither end's socket was seen.
+  std::optional<Side> owner_side;
+  std::uint32_t owner_uid = 0;
+  std::uint64_t owner_cgroup_id = 0;
+  const tracekit::OwnerInfo* owner = nullptr;  // their names (set by the tool when owner_side is)
+};
+
+// The handshake times of many connections (each vector: the connections where that
+// step was seen).
+struct Handshakes {
+  std::vector<std::uint64_t> syn_to_synack_ns, synack_to_ack_ns;
 };
 
 // Decodes a kernel event. `realtime_minus_monotonic_ns` turns bpf_ktime_get_ns()
@@ -48,19 +65,32 @@ std::string endpoint_text(int family, const std::array<std::uint8_t, 16>& addr, 
 // Seconds with 9 decimals: "0.244123127".
 std::string seconds_text(std::uint64_t ns);
 
+// Microseconds with 3 decimals (exact to the ns): "45.123"; "-" for nullopt.
+std::string micros_text(std::optional<std::uint64_t> ns);
+
 // "192.168.143.246:43052 ->   137.226.34.46:80    | Duration: 0.244123127  s |
-//  FIN by client | c->s       1234 B     10 pkts | s->c       5678 B     12 pkts"
-// (one line, no newline).
-std::string text_line(const Connection& c);
+//  FIN by client | c->s       1234 B     10 pkts | s->c       5678 B     12 pkts |
+//  SYN->SYN/ACK     45.123 us | SYN/ACK->ACK     12.456 us"
+// (one line, no newline). with_owner: then " | local client uid 4242 /a/b" (or
+// " | local -": no local socket seen).
+std::string text_line(const Connection& c, bool with_owner = false);
 // The JSON fields of a connection record: "family", "client_addr", ... (docs/json.md).
 void connection_json(const Connection& c, tracekit::JsonLine& j);
 
 // Duration in seconds of one line written by text_line() or json_line() (or by the
 // original tool): nullopt for anything else (blank lines, summaries, garbage).
 std::optional<double> parse_duration_seconds(std::string_view line);
+// The handshake times of such a line: "SYN->SYN/ACK X us" / "SYN/ACK->ACK X us" (text),
+// "syn_to_synack_us" / "synack_to_ack_us" (JSON). nullopt each when absent ("-", null,
+// or a line written before these columns existed).
+struct LineHandshake {
+  std::optional<std::uint64_t> syn_to_synack_ns, synack_to_ack_ns;
+};
+LineHandshake parse_handshake(std::string_view line);
 
 struct DurationFile {
   std::vector<double> seconds;
+  Handshakes handshakes;     // of the lines with a duration
   std::size_t lines = 0;     // non-empty lines read
   std::size_t unparsed = 0;  // non-empty lines without a duration
 };
@@ -79,11 +109,14 @@ struct TableCounters {
 };
 
 // The summary block printed on exit in text mode: statistics, a log2 histogram of the
-// durations (usecs, or msecs with `msecs`), and (when given) the table counters.
-std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters);
-// The same as JSON fields of the summary record.
+// durations (usecs, or msecs with `msecs`), (when given, and there were connections)
+// the handshake percentiles, and (when given) the table counters.
+std::string summary_text(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters,
+                         const Handshakes* handshakes = nullptr);
+// The same as JSON fields of the summary record ("handshake": {"syn_to_synack": {...},
+// "synack_to_ack": {...}} when given).
 void summary_json(const std::vector<std::uint64_t>& durations_ns, bool msecs, const TableCounters* counters,
-                  tracekit::JsonLine& j);
+                  tracekit::JsonLine& j, const Handshakes* handshakes = nullptr);
 
 // Durations in ns from seconds (for --plot-only).
 std::vector<std::uint64_t> to_ns(const std::vector<double>& seconds);

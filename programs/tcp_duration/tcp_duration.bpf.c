@@ -1,11 +1,23 @@
 /*
  * tcp_duration: lifetime of every TCP connection that crosses one interface.
  *
- * Port of the "TCP duration" experiment. One SCHED_CLS program runs on both hooks
- * (tcx or clsact, ingress and egress) of the interface. A connection is tracked from
- * the client's first SYN (without ACK) to the moment both sides have sent a FIN, or
- * to an RST from either side; then its entry is deleted and one event is sent. (The
- * original stopped at the server's FIN and never deleted RST-closed entries.)
+ * Port of the "TCP duration" experiment. A SCHED_CLS program runs on both hooks
+ * (tcx or clsact, ingress and egress) of the interface: one entry point per hook
+ * (tcp_duration_ingress, tcp_duration_egress), so that each packet knows where it was
+ * seen. A connection is tracked from the client's first SYN (without ACK) to the
+ * moment both sides have sent a FIN, or to an RST from either side; then its entry is
+ * deleted and one event is sent. (The original stopped at the server's FIN and never
+ * deleted RST-closed entries.)
+ *
+ * The handshake as seen at the hook: the time of the last SYN before the server's
+ * first SYN/ACK (the SYN it answers; the first SYN stays the connection's start), of
+ * that SYN/ACK, and of the client's first ACK after it.
+ *
+ * The local owner (uid, cgroup v2 id) of the connection: from an egress packet's
+ * socket (tracekit/owner.bpf.h), the client's when both ends are local (lo), else the
+ * server's. When egress is not counted (lo, --direction ingress) the runner attaches
+ * tcp_duration_owner there, which only sets the owner of connections already in the
+ * table.
  *
  * The table is keyed by the client's 4-tuple: a packet is looked up as (src, dst),
  * then as (dst, src), so the client may be on either side of the interface. It is
@@ -25,6 +37,7 @@
 #include <uapi/linux/pkt_cls.h>
 
 #include <tracekit/emit.bpf.h>
+#include <tracekit/owner.bpf.h>
 #include <tracekit/packet.bpf.h>
 
 #include "tcp_duration.h"
@@ -72,6 +85,17 @@ static __always_inline void finish(struct __sk_buff *skb, struct td_key *k, stru
 	e.syns = c->syns;
 	e.end = end;
 	e.end_by = by;
+	if (c->synack_ns) {
+		e.seen |= TD_SEEN_SYNACK;
+		e.syn_to_synack_ns = c->synack_ns > c->syn_ns ? c->synack_ns - c->syn_ns : 0;
+		if (c->ack_ns) {
+			e.seen |= TD_SEEN_ACK;
+			e.synack_to_ack_ns = c->ack_ns > c->synack_ns ? c->ack_ns - c->synack_ns : 0;
+		}
+	}
+	e.owner = c->owner;
+	e.owner_uid = c->owner_uid;
+	e.owner_cgroup_id = c->owner_cgroup_id;
 	/* Two CPUs may see the two last packets at once: the one whose delete succeeds
 	 * reports, so every connection is reported once. */
 	if (connections.delete(k) != 0)
@@ -91,8 +115,26 @@ static __always_inline void count(struct td_conn *c, int dir, u64 len)
 	}
 }
 
-/* A SYN without ACK: a new connection, or a retransmitted SYN of a known one. */
-static __always_inline void on_syn(struct td_key *k, u64 len, u64 now)
+/*
+ * The owner of connection c from an egress packet sent by end `dir` (o: that packet's
+ * socket, when tk_egress_owner() found one). The first one seen is kept, except that
+ * the client's replaces the server's: with both ends on this host (lo) the owner is
+ * the client's, whichever end's packet came first.
+ */
+static __always_inline void set_owner(struct td_conn *c, int dir, struct tk_owner *o)
+{
+	u8 side = dir == TD_C2S ? TD_OWNER_CLIENT : TD_OWNER_SERVER;
+
+	if (!o->known || c->owner == TD_OWNER_CLIENT || c->owner == side)
+		return;
+	c->owner_uid = o->uid;
+	c->owner_cgroup_id = o->cgroup_id;
+	c->owner = side;
+}
+
+/* A SYN without ACK: a new connection, or a retransmitted SYN of a known one.
+ * o: the SYN's socket (egress only). */
+static __always_inline void on_syn(struct td_key *k, u64 len, u64 now, struct tk_owner *o)
 {
 	struct td_conn *c = connections.lookup(k);
 	struct td_conn fresh = {};
@@ -101,13 +143,18 @@ static __always_inline void on_syn(struct td_key *k, u64 len, u64 now)
 	if (c && !c->fins) {
 		__sync_fetch_and_add(&c->syns, 1);
 		count(c, TD_C2S, len);
+		if (!c->synack_ns)
+			c->syn_ns = now; /* the SYN the SYN/ACK will answer */
+		set_owner(c, TD_C2S, o);
 		stat_inc(TD_STAT_SYN_RETRANS);
 		return;
 	}
 	fresh.start_ns = now;
+	fresh.syn_ns = now;
 	fresh.bytes[TD_C2S] = len;
 	fresh.packets[TD_C2S] = 1;
 	fresh.syns = 1;
+	set_owner(&fresh, TD_C2S, o);
 	if (c) {
 		/* The tuple's old connection had sent a FIN but its end was never seen
 		 * (e.g. the last FIN took another path): start over. */
@@ -121,6 +168,7 @@ static __always_inline void on_syn(struct td_key *k, u64 len, u64 now)
 			if (c) {
 				__sync_fetch_and_add(&c->syns, 1);
 				count(c, TD_C2S, len);
+				set_owner(c, TD_C2S, o);
 			}
 			stat_inc(TD_STAT_SYN_RETRANS);
 			return;
@@ -132,40 +180,60 @@ static __always_inline void on_syn(struct td_key *k, u64 len, u64 now)
 		stat_inc(TD_STAT_OPENED);
 }
 
-int tcp_duration(struct __sk_buff *skb)
+/* The connection of a packet, named as the client sees it: k is filled in from the
+ * packet and turned around when the packet is the server's (*dir = TD_S2C). */
+static __always_inline struct td_conn *lookup_conn(struct tk_packet *pkt, struct td_key *k, int *dir)
+{
+	struct td_conn *c;
+
+	__builtin_memcpy(k->client_addr, pkt->saddr, 16);
+	__builtin_memcpy(k->server_addr, pkt->daddr, 16);
+	k->client_port = pkt->sport;
+	k->server_port = pkt->dport;
+	k->family = pkt->family;
+	*dir = TD_C2S;
+	c = connections.lookup(k);
+	if (!c) {
+		swap_sides(k);
+		*dir = TD_S2C;
+		c = connections.lookup(k);
+	}
+	return c;
+}
+
+static __always_inline int track(struct __sk_buff *skb, int egress)
 {
 	struct tk_packet pkt = {};
+	struct tk_owner o = {};
 	struct td_key k = {};
 	struct td_conn *c;
-	u8 flags;
+	u8 flags, hs;
 	u64 now, len;
-	int dir = TD_C2S;
+	int dir;
 	int r = tk_parse_tcp(skb, &pkt);
 
 	if (r == TK_PKT_TRUNCATED || r == TK_PKT_MALFORMED)
 		stat_inc(TD_STAT_UNPARSED);
 	if (r != TK_PKT_TCP)
 		return TC_ACT_UNSPEC;
-	__builtin_memcpy(k.client_addr, pkt.saddr, 16);
-	__builtin_memcpy(k.server_addr, pkt.daddr, 16);
-	k.client_port = pkt.sport;
-	k.server_port = pkt.dport;
-	k.family = pkt.family;
 	flags = pkt.tcp_flags;
+	hs = flags & (TK_TCP_SYN | TK_TCP_ACK | TK_TCP_RST);
 
 	now = bpf_ktime_get_ns();
 	len = skb->len;
-	if ((flags & (TK_TCP_SYN | TK_TCP_ACK | TK_TCP_RST)) == TK_TCP_SYN) {
-		on_syn(&k, len, now);
+	if (hs == TK_TCP_SYN) {
+		if (egress)
+			tk_egress_owner(skb, pkt.sport, &o);
+		__builtin_memcpy(k.client_addr, pkt.saddr, 16);
+		__builtin_memcpy(k.server_addr, pkt.daddr, 16);
+		k.client_port = pkt.sport;
+		k.server_port = pkt.dport;
+		k.family = pkt.family;
+		on_syn(&k, len, now, &o);
 		return TC_ACT_UNSPEC;
 	}
 
-	c = connections.lookup(&k);
-	if (!c) {
-		swap_sides(&k);
-		dir = TD_S2C;
-		c = connections.lookup(&k);
-	}
+	c = lookup_conn(&pkt, &k, &dir);
 	if (!c) {
 		if (flags & TK_TCP_RST)
 			stat_inc(TD_STAT_ORPHAN_RST);
@@ -174,6 +242,15 @@ int tcp_duration(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 	count(c, dir, len);
+	/* The handshake: the server's first SYN/ACK, then the client's first ACK. */
+	if (hs == (TK_TCP_SYN | TK_TCP_ACK)) {
+		if (dir == TD_S2C && !c->synack_ns)
+			c->synack_ns = now;
+	} else if (hs == TK_TCP_ACK && dir == TD_C2S && c->synack_ns && !c->ack_ns) {
+		c->ack_ns = now;
+	}
+	if (egress && c->owner != TD_OWNER_CLIENT && tk_egress_owner(skb, pkt.sport, &o))
+		set_owner(c, dir, &o);
 
 	if (flags & TK_TCP_RST) {
 		finish(skb, &k, c, TD_END_RST, dir, now);
@@ -186,5 +263,38 @@ int tcp_duration(struct __sk_buff *skb)
 		if (old != 3 && (old | bit) == 3)
 			finish(skb, &k, c, TD_END_FIN, dir == TD_C2S ? TD_S2C : TD_C2S, now);
 	}
+	return TC_ACT_UNSPEC;
+}
+
+/* One entry point per hook. */
+int tcp_duration_ingress(struct __sk_buff *skb)
+{
+	return track(skb, 0);
+}
+
+int tcp_duration_egress(struct __sk_buff *skb)
+{
+	return track(skb, 1);
+}
+
+/*
+ * On egress when egress is not counted (a loopback device, --direction ingress): only
+ * the owners of connections already in the table (on lo the SYN's egress comes before
+ * its ingress, which creates the entry: the client's owner is learnt from its later
+ * packets, the ACK).
+ */
+int tcp_duration_owner(struct __sk_buff *skb)
+{
+	struct tk_packet pkt = {};
+	struct tk_owner o = {};
+	struct td_key k = {};
+	struct td_conn *c;
+	int dir;
+
+	if (tk_parse_tcp(skb, &pkt) != TK_PKT_TCP)
+		return TC_ACT_UNSPEC;
+	c = lookup_conn(&pkt, &k, &dir);
+	if (c && c->owner != TD_OWNER_CLIENT && tk_egress_owner(skb, pkt.sport, &o))
+		set_owner(c, dir, &o);
 	return TC_ACT_UNSPEC;
 }

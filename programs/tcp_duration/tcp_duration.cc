@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -22,12 +23,16 @@
 #include "util/fd.h"
 #include "util/format.h"
 #include "util/log.h"
+#include "util/owner.h"
 
 extern const char tcp_duration_bpf_text[];
 
 static_assert(sizeof(td_key) == 40, "td_key layout must match the BPF side");
-static_assert(sizeof(td_conn) == 56, "td_conn layout must match the BPF side");
-static_assert(sizeof(td_event) == 96, "td_event layout must match the BPF side");
+static_assert(sizeof(td_conn) == 96, "td_conn layout must match the BPF side");
+static_assert(sizeof(td_event) == 128, "td_event layout must match the BPF side");
+static_assert(offsetof(td_event, syn_to_synack_ns) == 96 && offsetof(td_event, owner_uid) == 120,
+              "td_event: no padding");
+static_assert(offsetof(td_conn, owner_uid) == 88, "td_conn: no padding");
 
 namespace {
 
@@ -98,38 +103,40 @@ void draw(const std::vector<double>& seconds, const PictureFlags& pic) {
 // One finished connection: a line of statistics.dat, or a JSON line (ts: the first SYN).
 class ConnectionRecord : public Record {
  public:
-  ConnectionRecord(const Connection& c, bool timestamps) : c_(c), timestamps_(timestamps) {}
+  ConnectionRecord(const Connection& c, bool timestamps, bool owner) : c_(c), timestamps_(timestamps), owner_(owner) {}
   const char* type() const override { return "connection"; }
   std::chrono::system_clock::time_point ts() const override { return c_.start; }
   void text(std::string& out) const override {
     if (timestamps_) out += clock_hms(c_.start) + " ";  // -T: when the first SYN was seen
-    out += text_line(c_) + "\n";
+    out += text_line(c_, owner_) + "\n";
   }
   void json(JsonLine& j) const override { connection_json(c_, j); }
 
  private:
   const Connection& c_;
-  bool timestamps_;
+  bool timestamps_, owner_;
 };
 
 // The summary of --plot-only: the durations of a file, no tracing.
 class FileSummaryRecord : public Record {
  public:
-  FileSummaryRecord(const std::vector<std::uint64_t>& ns, bool msecs, std::string file, std::size_t unparsed)
-      : ns_(ns), msecs_(msecs), file_(std::move(file)), unparsed_(unparsed) {}
+  FileSummaryRecord(const std::vector<std::uint64_t>& ns, const Handshakes& hs, bool msecs, std::string file,
+                    std::size_t unparsed)
+      : ns_(ns), hs_(hs), msecs_(msecs), file_(std::move(file)), unparsed_(unparsed) {}
   const char* type() const override { return "summary"; }
-  void text(std::string& out) const override { out += summary_text(ns_, msecs_, nullptr); }
+  void text(std::string& out) const override { out += summary_text(ns_, msecs_, nullptr, &hs_); }
   void json(JsonLine& j) const override {
     // The fields of every summary (nothing was traced: 0 s, nothing lost or evicted; lines
     // without a duration count as not counted), then the file's statistics.
     j.field("duration_s", 0.0).field("events", static_cast<unsigned long long>(ns_.size()));
     j.field("lost", 0).field("evicted", 0).field("not_counted", static_cast<unsigned long long>(unparsed_));
     j.field("file", file_);
-    summary_json(ns_, msecs_, nullptr, j);
+    summary_json(ns_, msecs_, nullptr, j, &hs_);
   }
 
  private:
   const std::vector<std::uint64_t>& ns_;
+  const Handshakes& hs_;
   bool msecs_;
   std::string file_;
   std::size_t unparsed_;
@@ -141,13 +148,14 @@ class TcpDuration : public Tool {
     ToolInfo i;
     i.name = "tcp_duration";
     i.summary =
-        "Measure how long each TCP connection crossing IFACE lives (first SYN to both FINs, or an RST),\n"
-        "print and save one line per connection, and on exit summarise the durations (percentiles, a\n"
-        "log2 histogram) and draw them as a PNG histogram.";
+        "Measure how long each TCP connection crossing IFACE lives (first SYN to both FINs, or an RST)\n"
+        "and its handshake (SYN to SYN/ACK, SYN/ACK to ACK), print and save one line per connection, and\n"
+        "on exit summarise them (percentiles, a log2 histogram) and draw the durations as a PNG histogram.";
     i.examples =
         "  tcp_duration veth0                     # trace until Ctrl-C; statistics.dat + graph.png here\n"
         "  tcp_duration eth0 -d 60 -o /tmp/s.dat  # one minute; /tmp/s.dat and /tmp/graph.png\n"
         "  tcp_duration eth0 --json --no-plot     # JSON lines on stdout and in the file, no picture\n"
+        "  tcp_duration eth0 -O                   # each line ends with the local owner: uid, user, cgroup\n"
         "  tcp_duration eth0 --log-x --bins 40    # picture with a log duration axis, 40 bars\n"
         "  tcp_duration lo -d 10                  # loopback: hooked on ingress only (packets pass it twice)\n"
         "  tcp_duration --plot-only statistics.dat --plot old.png --size 1200x800  # re-draw only\n"
@@ -170,12 +178,14 @@ class TcpDuration : public Tool {
       ("log-x", "logarithmic duration axis in the PNG, for wide ranges")
       ("size", "PNG size in pixels", cxxopts::value<std::string>()->default_value("800x600"), "WxH")
       ("m,milliseconds", "terminal histogram in milliseconds (default: microseconds)")
+      ("O,owner", "text: each line ends with the connection's local owner (which end, uid, user, cgroup)")
       ("max-connections", "live connections tracked at once (LRU table: the least recently active go first)", cxxopts::value<std::string>()->default_value(std::to_string(TD_DEFAULT_MAX_CONNECTIONS)), "N");
     // clang-format on
   }
 
   void configure(const cxxopts::ParseResult& r, const CommonOptions& common, Plan& plan) override {
     msecs_ = r.count("milliseconds") > 0;
+    show_owner_ = r.count("owner") > 0;
     pic_.enabled = r.count("no-plot") == 0;
     pic_.options.bins = static_cast<int>(get_count(r, "bins", 1, 1000));
     pic_.options.log_x = r.count("log-x") > 0;
@@ -192,7 +202,10 @@ class TcpDuration : public Tool {
     pic_.options.path = r.count("plot") ? r["plot"].as<std::string>() : default_plot_path(output_);
     max_conns_ = get_count(r, "max-connections", 16, 1L << 24);
     plan.cflags = {"-DMAX_CONNECTIONS=" + std::to_string(max_conns_)};
-    plan.tc_function = "tcp_duration";
+    plan.tc_function = "tcp_duration_ingress";
+    plan.tc_egress_function = "tcp_duration_egress";
+    plan.tc_observe_egress_function = "tcp_duration_owner";
+    plan.tc_observe_egress_what = "owners";
     plan.events_map = "events";
     plan.doing = "timing TCP connections, up to " + std::to_string(max_conns_) + " live";
   }
@@ -223,7 +236,7 @@ class TcpDuration : public Tool {
     DurationFile f = read_durations(plot_only_);
     if (f.unparsed) spdlog::warn("{}: {} of {} lines have no duration; skipped", plot_only_, f.unparsed, f.lines);
     const std::vector<std::uint64_t> ns = to_ns(f.seconds);
-    out.write(FileSummaryRecord(ns, msecs_, plot_only_, f.unparsed));
+    out.write(FileSummaryRecord(ns, f.handshakes, msecs_, plot_only_, f.unparsed));
     out.flush();
     if (pic_.options.subtitle.empty())
       pic_.options.subtitle = std::to_string(f.seconds.size()) + " connections from " +
@@ -237,6 +250,7 @@ class TcpDuration : public Tool {
 
   void loaded(Runtime& rt) override {
     rt.tee(out_file_->start(), output_, {"connection"});
+    owners_ = std::make_unique<OwnerBook>(cgroup2_mount());
     wall_offset_ = realtime_minus_monotonic_ns();
     started_ = std::chrono::system_clock::now();
   }
@@ -249,10 +263,13 @@ class TcpDuration : public Tool {
     td_event e;
     std::memcpy(&e, data, sizeof e);
     Connection c = from_event(e, wall_offset_);
+    if (c.owner_side) c.owner = &owners_->get(c.owner_uid, c.owner_cgroup_id);
     durations_.push_back(c.duration_ns);
+    if (c.syn_to_synack_ns) handshakes_.syn_to_synack_ns.push_back(*c.syn_to_synack_ns);
+    if (c.synack_to_ack_ns) handshakes_.synack_to_ack_ns.push_back(*c.synack_to_ack_ns);
     seconds_.push_back(static_cast<double>(c.duration_ns) / 1e9);
     if (rt.metrics_on()) hist_[c.end == End::Rst ? 1 : 0].observe(static_cast<double>(c.duration_ns) / 1e9);
-    rt.out().write(ConnectionRecord(c, rt.common().timestamps));
+    rt.out().write(ConnectionRecord(c, rt.common().timestamps, show_owner_));
   }
 
   void metrics(Runtime& rt, MetricsBuilder& out) override {
@@ -279,8 +296,8 @@ class TcpDuration : public Tool {
     s.events_name = "connections";
     s.evicted = t.evicted();
     s.not_counted = t.unparsed;
-    s.extra_text = summary_text(durations_, msecs_, &counters_) + "\n";
-    s.extra_json = [this](JsonLine& j) { summary_json(durations_, msecs_, &counters_, j); };
+    s.extra_text = summary_text(durations_, msecs_, &counters_, &handshakes_) + "\n";
+    s.extra_json = [this](JsonLine& j) { summary_json(durations_, msecs_, &counters_, j, &handshakes_); };
     if (pic_.options.subtitle.empty())
       pic_.options.subtitle = std::to_string(seconds_.size()) + " connections on " + rt.ifname() + ", " +
                               clock_hms(started_) + " to " + clock_hms_now();
@@ -290,12 +307,14 @@ class TcpDuration : public Tool {
  private:
   std::string output_, plot_only_;
   PictureFlags pic_;
-  bool msecs_ = false;
+  bool msecs_ = false, show_owner_ = false;
   long max_conns_ = TD_DEFAULT_MAX_CONNECTIONS;
   std::unique_ptr<OutputFile> out_file_;
   std::int64_t wall_offset_ = 0;
   std::chrono::system_clock::time_point started_;
+  std::unique_ptr<OwnerBook> owners_;
   std::vector<std::uint64_t> durations_;
+  Handshakes handshakes_;
   std::vector<double> seconds_;
   std::uint64_t short_events_ = 0;
   TableCounters counters_;

@@ -13,6 +13,15 @@
 #define TD_C2S 0 /* sent by the client (the host that sent the first SYN) */
 #define TD_S2C 1 /* sent by the server */
 
+/* Which end of the connection the recorded owner is (td_conn.owner, td_event.owner). */
+#define TD_OWNER_NONE 0   /* no local socket seen */
+#define TD_OWNER_CLIENT 1 /* the client is a socket on this host */
+#define TD_OWNER_SERVER 2 /* the server is (and the client's socket was not seen) */
+
+/* td_event.seen: which handshake steps were seen. */
+#define TD_SEEN_SYNACK 1 /* the server's SYN/ACK: syn_to_synack_ns is valid */
+#define TD_SEEN_ACK 2    /* the client's ACK of it: synack_to_ack_ns is valid */
+
 /* How a connection ended. */
 #define TD_END_FIN 1 /* both sides sent a FIN */
 #define TD_END_RST 2 /* either side sent an RST */
@@ -39,6 +48,13 @@ struct td_conn {
 	__u64 bytes[2];   /* skb->len of the packets seen at the hook, per direction */
 	__u64 packets[2];
 	__u64 syns; /* SYNs without ACK seen from the client (> 1: retransmitted) */
+	__u64 syn_ns;    /* the last SYN before the first SYN/ACK (the one it answers) */
+	__u64 synack_ns; /* the server's first SYN/ACK; 0: not seen yet */
+	__u64 ack_ns;    /* the client's first ACK (no SYN, no RST) after it; 0: not yet */
+	__u64 owner_cgroup_id; /* the local socket's cgroup v2 id (owner != NONE) */
+	__u32 owner_uid;       /* its uid */
+	__u8 owner;            /* TD_OWNER_*: which end that socket is */
+	__u8 pad[3];
 };
 
 /* One finished connection, sent to user space. */
@@ -52,7 +68,13 @@ struct td_event {
 	__u8 end;    /* TD_END_FIN / TD_END_RST */
 	__u8 end_by; /* who ended it: the RST's sender, or the first FIN's sender
 	              * (the active closer); TD_C2S = client, TD_S2C = server */
-	__u8 pad[2];
+	__u8 owner;  /* TD_OWNER_*: which end owner_uid / owner_cgroup_id belong to */
+	__u8 seen;   /* TD_SEEN_* bits */
+	__u64 syn_to_synack_ns; /* last SYN before the SYN/ACK -> first SYN/ACK (TD_SEEN_SYNACK) */
+	__u64 synack_to_ack_ns; /* first SYN/ACK -> the client's first ACK (TD_SEEN_ACK) */
+	__u64 owner_cgroup_id;  /* the local socket's cgroup v2 id */
+	__u32 owner_uid;        /* and its uid */
+	__u32 pad;
 };
 
 /* Counters in the per-CPU array `stats`. See docs/tcp_duration.md for their meaning. */

@@ -135,11 +135,15 @@ struct Prog {
           events.push_back(e);
         },
         ro);
-    fd = prog.load_function("tcp_duration", BPF_PROG_TYPE_SCHED_CLS);
+    fd = prog.load_function("tcp_duration_ingress", BPF_PROG_TYPE_SCHED_CLS);
+    egress_fd = prog.load_function("tcp_duration_egress", BPF_PROG_TYPE_SCHED_CLS);
+    owner_fd = prog.load_function("tcp_duration_owner", BPF_PROG_TYPE_SCHED_CLS);
   }
+  int egress_fd = -1, owner_fd = -1;
 
-  // Runs one packet through the program; checks it is passed on untouched.
-  void run(const std::vector<std::uint8_t>& pkt) {
+  // Runs one packet through the program (the ingress entry point, or `prog_fd`);
+  // checks it is passed on untouched.
+  void run(const std::vector<std::uint8_t>& pkt, int prog_fd = -1) {
     std::vector<std::uint8_t> in = pkt, out(pkt.size() + 64, 0);
     bpf_test_run_opts o{};
     o.sz = sizeof o;
@@ -148,7 +152,7 @@ struct Prog {
     o.data_out = out.data();
     o.data_size_out = static_cast<__u32>(out.size());
     o.repeat = 1;
-    int err = bpf_prog_test_run_opts(fd, &o);
+    int err = bpf_prog_test_run_opts(prog_fd >= 0 ? prog_fd : fd, &o);
     REQUIRE(err == 0);
     CHECK(static_cast<int>(o.retval) == TC_ACT_UNSPEC);
     REQUIRE(o.data_size_out == pkt.size());
@@ -339,6 +343,92 @@ TEST_CASE("tcp_duration prog: a retransmitted SYN keeps the first SYN's start", 
   CHECK(p.events[0].packets[TD_C2S] == 3);
   CHECK(st.delta(TD_STAT_SYN_RETRANS) == 1);
   CHECK(st.delta(TD_STAT_OPENED) == 1);
+  CHECK(p.table_size() == 0);
+}
+
+TEST_CASE("tcp_duration prog: the handshake times, from the SYN the SYN/ACK answers", "[tcp_duration][prog]") {
+  Prog& p = ring_prog();
+  p.events.clear();
+  const Endpoint c = ep("10.1.11.2", 41500), s = ep("10.1.11.1", 80);
+
+  SECTION("SYN, SYN/ACK, ACK") {
+    p.run(frame(c, s, SYN));
+    pause_ms(20);
+    p.run(frame(s, c, SYN | ACK));
+    p.run(frame(s, c, SYN | ACK));  // a retransmitted SYN/ACK: the first one counts
+    pause_ms(30);
+    p.run(frame(c, s, ACK));
+    pause_ms(10);
+    p.run(frame(c, s, ACK, 10));  // later ACKs do not move it
+    p.run(frame(c, s, FIN | ACK));
+    p.run(frame(s, c, FIN | ACK));
+    p.drain();
+    REQUIRE(p.events.size() == 1);
+    const td_event& e = p.events[0];
+    CHECK(e.seen == (TD_SEEN_SYNACK | TD_SEEN_ACK));
+    CHECK(e.syn_to_synack_ns >= 20'000'000ULL);
+    CHECK(e.syn_to_synack_ns < 30'000'000ULL);
+    CHECK(e.synack_to_ack_ns >= 30'000'000ULL);
+    CHECK(e.synack_to_ack_ns < 40'000'000ULL);
+    CHECK(e.duration_ns >= e.syn_to_synack_ns + e.synack_to_ack_ns);
+    CHECK(e.owner == TD_OWNER_NONE);  // ingress: no socket
+    CHECK(e.owner_uid == 0);
+    CHECK(e.owner_cgroup_id == 0);
+  }
+  SECTION("a retransmitted SYN: from the last SYN before the SYN/ACK; the start stays the first") {
+    p.run(frame(c, s, SYN));
+    pause_ms(60);
+    p.run(frame(c, s, SYN));
+    pause_ms(10);
+    p.run(frame(s, c, SYN | ACK));
+    p.run(frame(c, s, SYN));  // after the SYN/ACK: not the one it answered
+    p.run(frame(c, s, ACK));
+    p.run(frame(c, s, RST));
+    p.drain();
+    REQUIRE(p.events.size() == 1);
+    const td_event& e = p.events[0];
+    CHECK(e.syns == 3);
+    CHECK(e.seen == (TD_SEEN_SYNACK | TD_SEEN_ACK));
+    CHECK(e.syn_to_synack_ns >= 10'000'000ULL);
+    CHECK(e.syn_to_synack_ns < 60'000'000ULL);
+    CHECK(e.duration_ns >= 70'000'000ULL);
+  }
+  SECTION("refused (RST), or no ACK before the end: the missing steps are not seen") {
+    p.run(frame(c, s, SYN));
+    p.run(frame(s, c, RST | ACK));
+    Endpoint c2 = c;
+    c2.port = static_cast<std::uint16_t>(c.port + 1);
+    p.run(frame(c2, s, SYN));
+    p.run(frame(c2, s, ACK));  // an ACK before any SYN/ACK is no handshake ACK
+    p.run(frame(s, c2, SYN | ACK));
+    p.run(frame(s, c2, RST));
+    // A SYN/ACK sent by the client (simultaneous open) is not the server's.
+    Endpoint c3 = c;
+    c3.port = static_cast<std::uint16_t>(c.port + 2);
+    p.run(frame(c3, s, SYN));
+    p.run(frame(c3, s, SYN | ACK));
+    p.run(frame(c3, s, RST));
+    p.drain();
+    REQUIRE(p.events.size() == 3);
+    CHECK(p.events[0].seen == 0);
+    CHECK(p.events[0].syn_to_synack_ns == 0);
+    CHECK(p.events[0].synack_to_ack_ns == 0);
+    CHECK(p.events[1].seen == TD_SEEN_SYNACK);
+    CHECK(p.events[1].synack_to_ack_ns == 0);
+    CHECK(p.events[2].seen == 0);
+  }
+  SECTION("egress and the owner-only entry point: no socket behind a test packet, no owner") {
+    p.run(frame(c, s, SYN), p.egress_fd);
+    p.run(frame(s, c, SYN | ACK));
+    p.run(frame(c, s, ACK), p.owner_fd);  // observes only: not counted
+    p.run(frame(c, s, ACK), p.egress_fd);
+    p.run(frame(c, s, RST), p.egress_fd);
+    p.drain();
+    REQUIRE(p.events.size() == 1);
+    CHECK(p.events[0].owner == TD_OWNER_NONE);
+    CHECK(p.events[0].seen == (TD_SEEN_SYNACK | TD_SEEN_ACK));
+    CHECK(p.events[0].packets[TD_C2S] == 3);
+  }
   CHECK(p.table_size() == 0);
 }
 

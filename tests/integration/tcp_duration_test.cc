@@ -270,11 +270,12 @@ struct Line {
   double seconds = 0;
   std::string end, by;
   uint64_t bytes_c2s = 0, pkts_c2s = 0, bytes_s2c = 0, pkts_s2c = 0;
+  std::string syn_to_synack, synack_to_ack;  // microseconds, or "-"
 };
 
 std::optional<Line> parse_line(const std::string& s) {
   static const std::regex re(
-      R"(^ *([0-9.]+):(\d+) *-> *([0-9.]+):(\d+) *\| Duration: (\d+\.\d{9}) +s \| (FIN|RST) by (client|server) *\| c->s +(\d+) B +(\d+) pkts \| s->c +(\d+) B +(\d+) pkts$)");
+      R"(^ *([0-9.]+):(\d+) *-> *([0-9.]+):(\d+) *\| Duration: (\d+\.\d{9}) +s \| (FIN|RST) by (client|server) *\| c->s +(\d+) B +(\d+) pkts \| s->c +(\d+) B +(\d+) pkts \| SYN->SYN/ACK +(-|\d+\.\d{3}) us \| SYN/ACK->ACK +(-|\d+\.\d{3}) us$)");
   std::smatch m;
   if (!std::regex_match(s, m, re)) return std::nullopt;
   Line l;
@@ -289,6 +290,8 @@ std::optional<Line> parse_line(const std::string& s) {
   l.pkts_c2s = std::stoull(m[9]);
   l.bytes_s2c = std::stoull(m[10]);
   l.pkts_s2c = std::stoull(m[11]);
+  l.syn_to_synack = m[12];
+  l.synack_to_ack = m[13];
   return l;
 }
 
@@ -384,6 +387,8 @@ TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the mil
       CHECK(l.seconds >= hold_of[l.cport] / 1000.0);
       CHECK(l.bytes_c2s > 1008);   // payload + reply-size header + headers
       CHECK(l.bytes_s2c > 20000);  // the reply
+      CHECK(l.syn_to_synack != "-");
+      CHECK(l.synack_to_ack != "-");
     } else {
       CHECK(std::find(refused.begin(), refused.end(), l.cport) != refused.end());
       CHECK(l.end == "RST");
@@ -391,6 +396,8 @@ TEST_CASE("tcp_duration: connections with known lifetimes, once each, to the mil
       CHECK(l.pkts_c2s == 1);
       CHECK(l.pkts_s2c == 1);
       CHECK(l.seconds < 0.05);
+      CHECK(l.syn_to_synack == "-");  // refused: no SYN/ACK, so no ACK of it either
+      CHECK(l.synack_to_ack == "-");
     }
   }
   WARN("largest difference: " << worst_client * 1e3 << " ms vs the client, " << worst_pcap * 1e3 << " ms vs tcpdump");
@@ -449,7 +456,7 @@ TEST_CASE("tcp_duration: JSON lines, perf buffer, clsact, IPv6, default picture 
   const std::regex v4(
       R"(^\{"tool":"tcp_duration","type":"connection","ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","family":4,"client_addr":")" +
       net.host_ip4() + R"(","client_port":)" + std::to_string(t4.local_port) + R"(,"server_addr":")" + net.peer_ip4() +
-      R"(","server_port":5202,"duration_ns":(\d+),"duration_s":0\.\d{9},"end":"fin","ended_by":"client","bytes_c2s":(\d+),"bytes_s2c":(\d+),"packets_c2s":\d+,"packets_s2c":\d+,"syns":1\}$)");
+      R"(","server_port":5202,"duration_ns":(\d+),"duration_s":0\.\d{9},"end":"fin","ended_by":"client","bytes_c2s":(\d+),"bytes_s2c":(\d+),"packets_c2s":\d+,"packets_s2c":\d+,"syns":1,"syn_to_synack_us":\d+\.\d{3},"synack_to_ack_us":\d+\.\d{3},"local":"client","uid":0,"user":"root","cgroup_id":\d+,"cgroup":"[^"]*","unit":.*,"container_id":.*\}$)");
   std::smatch m;
   INFO(json[0]);
   REQUIRE(std::regex_match(json[0], m, v4));

@@ -66,7 +66,8 @@ TEST_CASE("text line: the original's columns, then how it ended and the bytes", 
   Connection c = sample();
   CHECK(text_line(c) ==
         "192.168.143.246:43052 ->   137.226.34.46:80    | Duration: 0.244123127  s | FIN by client | "
-        "c->s       1234 B      10 pkts | s->c     567890 B     402 pkts");
+        "c->s       1234 B      10 pkts | s->c     567890 B     402 pkts | "
+        "SYN->SYN/ACK          - us | SYN/ACK->ACK          - us");
   c.end = End::Rst;
   c.ended_by = Side::Server;
   c.duration_ns = 16002086138ULL;
@@ -81,7 +82,52 @@ TEST_CASE("JSON line", "[tcp_duration]") {
         "\"client_addr\":\"192.168.143.246\",\"client_port\":43052,\"server_addr\":\"137.226.34.46\","
         "\"server_port\":80,\"duration_ns\":244123127,\"duration_s\":0.244123127,\"end\":\"fin\","
         "\"ended_by\":\"client\",\"bytes_c2s\":1234,\"bytes_s2c\":567890,\"packets_c2s\":10,"
-        "\"packets_s2c\":402,\"syns\":1}");
+        "\"packets_s2c\":402,\"syns\":1,\"syn_to_synack_us\":null,\"synack_to_ack_us\":null,\"local\":null,"
+        "\"uid\":null,\"user\":null,\"cgroup_id\":null,\"cgroup\":null,\"unit\":null,\"container_id\":null}");
+}
+
+TEST_CASE("handshake times: microseconds exact to the ns, '-' or null when not seen", "[tcp_duration]") {
+  CHECK(micros_text(45123) == "45.123");
+  CHECK(micros_text(7) == "0.007");
+  CHECK(micros_text(1'000'000) == "1000.000");
+  CHECK(micros_text(std::nullopt) == "-");
+  Connection c = sample();
+  c.syn_to_synack_ns = 45123;
+  c.synack_to_ack_ns = 12'000'456;
+  CHECK(text_line(c) ==
+        "192.168.143.246:43052 ->   137.226.34.46:80    | Duration: 0.244123127  s | FIN by client | "
+        "c->s       1234 B      10 pkts | s->c     567890 B     402 pkts | "
+        "SYN->SYN/ACK     45.123 us | SYN/ACK->ACK  12000.456 us");
+  const std::string j = json_of([&](tracekit::JsonLine& jl) { connection_json(c, jl); });
+  CHECK(j.find(",\"syns\":1,\"syn_to_synack_us\":45.123,\"synack_to_ack_us\":12000.456,\"local\":null,") !=
+        std::string::npos);
+  c.synack_to_ack_ns.reset();  // SYN/ACK seen, no ACK
+  CHECK(text_line(c).find("| SYN->SYN/ACK     45.123 us | SYN/ACK->ACK          - us") != std::string::npos);
+}
+
+TEST_CASE("the local owner: text with -O, JSON fields", "[tcp_duration]") {
+  Connection c = sample();
+  CHECK(text_line(c, true).find("SYN/ACK->ACK          - us | local -") != std::string::npos);
+  c.owner_side = Side::Server;
+  c.owner_uid = 4242;
+  c.owner_cgroup_id = 77;
+  // Not named (no OwnerBook): the numbers.
+  CHECK(text_line(c, true).substr(text_line(c).size()) == " | local server uid 4242 cgroup 77");
+  CHECK(json_of([&](tracekit::JsonLine& j) { connection_json(c, j); })
+            .find(",\"local\":\"server\",\"uid\":4242,\"user\":null,\"cgroup_id\":77,\"cgroup\":null,"
+                  "\"unit\":null,\"container_id\":null}") != std::string::npos);
+  tracekit::OwnerInfo o;
+  o.uid = 4242;
+  o.user = "alice";
+  o.cgroup_id = 77;
+  o.cgroup = "/tracekit-test/c";
+  c.owner_side = Side::Client;
+  c.owner = &o;
+  CHECK(text_line(c, true).substr(text_line(c).size()) == " | local client uid 4242 (alice) /tracekit-test/c");
+  CHECK(json_of([&](tracekit::JsonLine& j) { connection_json(c, j); })
+            .find(",\"local\":\"client\",\"uid\":4242,\"user\":\"alice\",\"cgroup_id\":77,"
+                  "\"cgroup\":\"/tracekit-test/c\",") != std::string::npos);
+  CHECK(text_line(c).find("local") == std::string::npos);  // only with -O
 }
 
 TEST_CASE("from_event decodes the kernel event", "[tcp_duration]") {
@@ -98,6 +144,12 @@ TEST_CASE("from_event decodes the kernel event", "[tcp_duration]") {
   e.syns = 2;
   e.end = TD_END_RST;
   e.end_by = TD_S2C;
+  e.seen = TD_SEEN_SYNACK;
+  e.syn_to_synack_ns = 51'000;
+  e.synack_to_ack_ns = 99;  // not seen: ignored
+  e.owner = TD_OWNER_CLIENT;
+  e.owner_uid = 4242;
+  e.owner_cgroup_id = 12345;
   Connection c = from_event(e, 1'000'000'000'000'000'000LL);  // wall = mono + 1e18 ns
   CHECK(c.family == 6);
   CHECK(address_text(6, c.client_addr) == "fd00::2");
@@ -114,6 +166,49 @@ TEST_CASE("from_event decodes the kernel event", "[tcp_duration]") {
   CHECK(c.packets_c2s == 3);
   CHECK(c.packets_s2c == 4);
   CHECK(c.syns == 2);
+  CHECK(c.syn_to_synack_ns == std::optional<std::uint64_t>(51'000));
+  CHECK_FALSE(c.synack_to_ack_ns);
+  REQUIRE(c.owner_side);
+  CHECK(*c.owner_side == Side::Client);
+  CHECK(c.owner_uid == 4242);
+  CHECK(c.owner_cgroup_id == 12345);
+  CHECK(c.owner == nullptr);
+  e.seen = TD_SEEN_SYNACK | TD_SEEN_ACK;
+  e.owner = TD_OWNER_NONE;
+  c = from_event(e, 0);
+  CHECK(c.synack_to_ack_ns == std::optional<std::uint64_t>(99));
+  CHECK_FALSE(c.owner_side);
+}
+
+TEST_CASE("parse_handshake reads our text and JSON lines; old lines have none", "[tcp_duration]") {
+  Connection c = sample();
+  c.syn_to_synack_ns = 45123;
+  c.synack_to_ack_ns = 12'000'456;
+  LineHandshake h = parse_handshake(text_line(c, true));
+  CHECK(h.syn_to_synack_ns == std::optional<std::uint64_t>(45123));
+  CHECK(h.synack_to_ack_ns == std::optional<std::uint64_t>(12'000'456));
+  h = parse_handshake(json_of([&](tracekit::JsonLine& j) { connection_json(c, j); }));
+  CHECK(h.syn_to_synack_ns == std::optional<std::uint64_t>(45123));
+  CHECK(h.synack_to_ack_ns == std::optional<std::uint64_t>(12'000'456));
+  c.syn_to_synack_ns.reset();
+  c.synack_to_ack_ns.reset();
+  h = parse_handshake(text_line(c));
+  CHECK_FALSE(h.syn_to_synack_ns);
+  CHECK_FALSE(h.synack_to_ack_ns);
+  h = parse_handshake(json_of([&](tracekit::JsonLine& j) { connection_json(c, j); }));
+  CHECK_FALSE(h.syn_to_synack_ns);
+  CHECK_FALSE(h.synack_to_ack_ns);
+  // The original's line, and ours from before the columns.
+  CHECK_FALSE(
+      parse_handshake("192.168.143.246:44740 ->   130.192.95.68:443   | Duration: 10.108454423 s").syn_to_synack_ns);
+  CHECK_FALSE(parse_handshake("   10.0.0.2:1    ->        10.0.0.1:2     | Duration: 1.000000000  s | FIN by client | "
+                              "c->s       1234 B      10 pkts | s->c     567890 B     402 pkts")
+                  .synack_to_ack_ns);
+  CHECK_FALSE(parse_handshake("{\"duration_ns\":5}").syn_to_synack_ns);
+  // Garbage is not a time.
+  CHECK_FALSE(parse_handshake("x | SYN->SYN/ACK  12.5 ms | y").syn_to_synack_ns);
+  CHECK_FALSE(parse_handshake("x | SYN->SYN/ACK  abc us").syn_to_synack_ns);
+  CHECK(parse_handshake("x | SYN->SYN/ACK 12.5 us").syn_to_synack_ns == std::optional<std::uint64_t>(12500));
 }
 
 TEST_CASE("parse_duration_seconds reads our lines, JSON lines and the original's", "[tcp_duration]") {
@@ -137,19 +232,27 @@ TEST_CASE("read_durations skips blank and foreign lines, and names an unreadable
   const std::string path = "/tmp/tracekit_td_unit_" + std::to_string(::getpid()) + ".dat";
   {
     std::ofstream f(path);
+    Connection c = sample();
+    c.syn_to_synack_ns = 40'000;
+    c.synack_to_ack_ns = 20'001;
     f << text_line(sample()) << "\n\n"
       << "garbage\n"
       << "{\"type\":\"connection\",\"duration_ns\":500000000}\n"
-      << "   10.0.0.2:1    ->        10.0.0.1:2     | Duration: 1.000000000  s\n";
+      << "   10.0.0.2:1    ->        10.0.0.1:2     | Duration: 1.000000000  s\n"
+      << text_line(c, true) << "\n"
+      << "{\"duration_ns\":7,\"syn_to_synack_us\":12.000,\"synack_to_ack_us\":null}\n";
   }
   DurationFile d = read_durations(path);
   std::remove(path.c_str());
-  REQUIRE(d.seconds.size() == 3);
+  REQUIRE(d.seconds.size() == 5);
   CHECK(d.seconds[0] == Approx(0.244123127));
   CHECK(d.seconds[1] == Approx(0.5));
   CHECK(d.seconds[2] == Approx(1.0));
-  CHECK(d.lines == 4);
+  CHECK(d.seconds[3] == Approx(0.244123127));
+  CHECK(d.lines == 6);
   CHECK(d.unparsed == 1);
+  CHECK(d.handshakes.syn_to_synack_ns == std::vector<std::uint64_t>{40'000, 12'000});
+  CHECK(d.handshakes.synack_to_ack_ns == std::vector<std::uint64_t>{20'001});
   try {
     read_durations("/nonexistent/statistics.dat");
     FAIL("no throw");
@@ -204,6 +307,26 @@ TEST_CASE("summary text and JSON", "[tcp_duration]") {
                   "\"orphan_rst\":0,\"unparsed\":0,\"lost_events\":0}}") != std::string::npos);
   CHECK(json_of([](tracekit::JsonLine& j) { summary_json({}, false, nullptr, j); }) ==
         "{\"count\":0,\"hist_unit\":\"usecs\",\"hist\":[]}");
+}
+
+TEST_CASE("summary: handshake percentiles over the connections where each step was seen", "[tcp_duration]") {
+  std::vector<std::uint64_t> ns = {200'000'000, 500'000'000, 1'000'000'000};
+  Handshakes hs;
+  for (std::uint64_t us = 1; us <= 100; ++us) hs.syn_to_synack_ns.push_back(us * 1000 + 5);  // 1.005 .. 100.005
+  TableCounters t;
+  std::string text = summary_text(ns, false, &t, &hs);
+  CHECK(text.find("\nHandshake at the hook, microseconds (of the connections where it was seen):\n"
+                  "  SYN -> SYN/ACK     100 seen  min 1.005  p50 50.005  p90 90.005  p99 99.005  max 100.005\n"
+                  "  SYN/ACK -> ACK  not seen\n\nTable: ") != std::string::npos);
+  CHECK(summary_text(ns, false, &t).find("Handshake") == std::string::npos);
+  CHECK(summary_text({}, false, nullptr, &hs) == "\nSummary: no finished connections.\n");
+  std::string json = json_of([&](tracekit::JsonLine& j) { summary_json(ns, false, &t, j, &hs); });
+  CHECK(json.find("],\"handshake\":{\"syn_to_synack\":{\"count\":100,\"min_us\":1.005,\"p50_us\":50.005,"
+                  "\"p90_us\":90.005,\"p99_us\":99.005,\"max_us\":100.005,\"mean_us\":50.505},"
+                  "\"synack_to_ack\":{\"count\":0}},\"table\":{") != std::string::npos);
+  CHECK(json_of([&](tracekit::JsonLine& j) {
+          summary_json({}, false, nullptr, j, &hs);
+        }).find("\"handshake\":{\"syn_to_synack\":{\"count\":100,") != std::string::npos);
 }
 
 TEST_CASE("to_ns rounds seconds to nanoseconds", "[tcp_duration]") {
