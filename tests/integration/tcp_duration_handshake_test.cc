@@ -26,10 +26,10 @@
 #include <utility>
 #include <vector>
 
+#include "cgroups.h"
 #include "harness.h"
 #include "jsonl.h"
 #include "netns.h"
-#include "cgroups.h"
 #include "util/cgroup.h"
 
 using harness::Json;
