@@ -384,7 +384,7 @@ if want testrun; then
     testrun theirs_tcp_tracker "$frame" --text "$bench/baseline/tcp_tracker.bpf.c" --fn trace_tcp_connections
     testrun theirs_tcp_duration "$frame" --text "$bench/baseline/tcp_duration.bpf.c" --fn trace_tcp_duration
     have tcp_tracker && testrun ours_tcp_tracker "$frame" --tool tcp_tracker --fn trace_tcp_tracker_ingress
-    have tcp_duration && testrun ours_tcp_duration "$frame" --tool tcp_duration --fn tcp_duration -DUSE_RINGBUF
+    have tcp_duration && testrun ours_tcp_duration "$frame" --tool tcp_duration --fn tcp_duration_ingress -DUSE_RINGBUF
   done
 fi
 

@@ -19,8 +19,9 @@
  * tcp_duration_owner there, which only sets the owner of connections already in the
  * table.
  *
- * The table is keyed by the client's 4-tuple: a packet is looked up as (src, dst),
- * then as (dst, src), so the client may be on either side of the interface. It is
+ * The table is keyed by the connection's two endpoints in a fixed order (struct
+ * td_pair), so that a packet from either end is one lookup; the entry says which end
+ * is the client, and the client may be on either side of the interface. It is
  * an LRU hash: connections whose end is never seen (half-open, idle, started
  * elsewhere) are evicted when the table is full instead of blocking new ones.
  * Evictions are silent; user space derives their number from the counters in
@@ -46,7 +47,7 @@
 #define MAX_CONNECTIONS TD_DEFAULT_MAX_CONNECTIONS
 #endif
 
-BPF_TABLE("lru_hash", struct td_key, struct td_conn, connections, MAX_CONNECTIONS);
+BPF_TABLE("lru_hash", struct td_pair, struct td_conn, connections, MAX_CONNECTIONS);
 BPF_PERCPU_ARRAY(stats, u64, TD_STAT_MAX);
 
 static __always_inline void stat_inc(int idx)
@@ -57,25 +58,18 @@ static __always_inline void stat_inc(int idx)
 		(*v)++;
 }
 
-static __always_inline void swap_sides(struct td_key *k)
-{
-	struct td_key r = {};
-
-	__builtin_memcpy(r.client_addr, k->server_addr, 16);
-	__builtin_memcpy(r.server_addr, k->client_addr, 16);
-	r.client_port = k->server_port;
-	r.server_port = k->client_port;
-	r.family = k->family;
-	*k = r;
-}
-
 /* The connection ended: remove it, and send one event if this CPU removed it. */
-static __always_inline void finish(struct __sk_buff *skb, struct td_key *k, struct td_conn *c,
+static __always_inline void finish(struct __sk_buff *skb, struct td_pair *k, struct td_conn *c,
 				   u8 end, u8 by, u64 now)
 {
 	struct td_event e = {};
+	int b = c->client_is_b;
 
-	e.key = *k;
+	__builtin_memcpy(e.key.client_addr, b ? k->b_addr : k->a_addr, 16);
+	__builtin_memcpy(e.key.server_addr, b ? k->a_addr : k->b_addr, 16);
+	e.key.client_port = b ? k->b_port : k->a_port;
+	e.key.server_port = b ? k->a_port : k->b_port;
+	e.key.family = k->family;
 	e.start_ns = c->start_ns;
 	e.duration_ns = now > c->start_ns ? now - c->start_ns : 0;
 	e.bytes[TD_C2S] = c->bytes[TD_C2S];
@@ -133,22 +127,26 @@ static __always_inline void set_owner(struct td_conn *c, int dir, struct tk_owne
 }
 
 /* A SYN without ACK: a new connection, or a retransmitted SYN of a known one.
+ * c: the table's entry for k (NULL: none); src_is_b: the SYN's sender is endpoint b;
  * o: the SYN's socket (egress only). */
-static __always_inline void on_syn(struct td_key *k, u64 len, u64 now, struct tk_owner *o)
+static __always_inline void on_syn(struct td_pair *k, struct td_conn *c, int src_is_b, u64 len, u64 now,
+				   struct tk_owner *o)
 {
-	struct td_conn *c = connections.lookup(k);
 	struct td_conn fresh = {};
-	int err;
+	int err, dir;
 
 	if (c && !c->fins) {
+		/* (A SYN from the server's end too: a simultaneous open.) */
+		dir = src_is_b == c->client_is_b ? TD_C2S : TD_S2C;
 		__sync_fetch_and_add(&c->syns, 1);
-		count(c, TD_C2S, len);
+		count(c, dir, len);
 		if (!c->synack_ns)
 			c->syn_ns = now; /* the SYN the SYN/ACK will answer */
-		set_owner(c, TD_C2S, o);
+		set_owner(c, dir, o);
 		stat_inc(TD_STAT_SYN_RETRANS);
 		return;
 	}
+	fresh.client_is_b = src_is_b;
 	fresh.start_ns = now;
 	fresh.syn_ns = now;
 	fresh.bytes[TD_C2S] = len;
@@ -166,9 +164,10 @@ static __always_inline void on_syn(struct td_key *k, u64 len, u64 now, struct tk
 		if (err == -17 /* EEXIST: another CPU inserted it just now */) {
 			c = connections.lookup(k);
 			if (c) {
+				dir = src_is_b == c->client_is_b ? TD_C2S : TD_S2C;
 				__sync_fetch_and_add(&c->syns, 1);
-				count(c, TD_C2S, len);
-				set_owner(c, TD_C2S, o);
+				count(c, dir, len);
+				set_owner(c, dir, o);
 			}
 			stat_inc(TD_STAT_SYN_RETRANS);
 			return;
@@ -180,24 +179,16 @@ static __always_inline void on_syn(struct td_key *k, u64 len, u64 now, struct tk
 		stat_inc(TD_STAT_OPENED);
 }
 
-/* The connection of a packet, named as the client sees it: k is filled in from the
- * packet and turned around when the packet is the server's (*dir = TD_S2C). */
-static __always_inline struct td_conn *lookup_conn(struct tk_packet *pkt, struct td_key *k, int *dir)
+/* The connection of a packet, one lookup: k is its pair, *dir who sent it. */
+static __always_inline struct td_conn *lookup_conn(struct tk_packet *pkt, struct td_pair *k, int *src_is_b,
+						   int *dir)
 {
 	struct td_conn *c;
 
-	__builtin_memcpy(k->client_addr, pkt->saddr, 16);
-	__builtin_memcpy(k->server_addr, pkt->daddr, 16);
-	k->client_port = pkt->sport;
-	k->server_port = pkt->dport;
-	k->family = pkt->family;
-	*dir = TD_C2S;
+	*src_is_b = td_pair_make(k, pkt->saddr, pkt->sport, pkt->daddr, pkt->dport, pkt->family);
 	c = connections.lookup(k);
-	if (!c) {
-		swap_sides(k);
-		*dir = TD_S2C;
-		c = connections.lookup(k);
-	}
+	if (c)
+		*dir = *src_is_b == c->client_is_b ? TD_C2S : TD_S2C;
 	return c;
 }
 
@@ -205,11 +196,11 @@ static __always_inline int track(struct __sk_buff *skb, int egress)
 {
 	struct tk_packet pkt = {};
 	struct tk_owner o = {};
-	struct td_key k = {};
+	struct td_pair k = {};
 	struct td_conn *c;
 	u8 flags, hs;
 	u64 now, len;
-	int dir;
+	int dir = TD_C2S, src_is_b;
 	int r = tk_parse_tcp(skb, &pkt);
 
 	if (r == TK_PKT_TRUNCATED || r == TK_PKT_MALFORMED)
@@ -221,19 +212,13 @@ static __always_inline int track(struct __sk_buff *skb, int egress)
 
 	now = bpf_ktime_get_ns();
 	len = skb->len;
+	c = lookup_conn(&pkt, &k, &src_is_b, &dir);
 	if (hs == TK_TCP_SYN) {
 		if (egress)
 			tk_egress_owner(skb, pkt.sport, &o);
-		__builtin_memcpy(k.client_addr, pkt.saddr, 16);
-		__builtin_memcpy(k.server_addr, pkt.daddr, 16);
-		k.client_port = pkt.sport;
-		k.server_port = pkt.dport;
-		k.family = pkt.family;
-		on_syn(&k, len, now, &o);
+		on_syn(&k, c, src_is_b, len, now, &o);
 		return TC_ACT_UNSPEC;
 	}
-
-	c = lookup_conn(&pkt, &k, &dir);
 	if (!c) {
 		if (flags & TK_TCP_RST)
 			stat_inc(TD_STAT_ORPHAN_RST);
@@ -287,13 +272,13 @@ int tcp_duration_owner(struct __sk_buff *skb)
 {
 	struct tk_packet pkt = {};
 	struct tk_owner o = {};
-	struct td_key k = {};
+	struct td_pair k = {};
 	struct td_conn *c;
-	int dir;
+	int dir = TD_C2S, src_is_b;
 
 	if (tk_parse_tcp(skb, &pkt) != TK_PKT_TCP)
 		return TC_ACT_UNSPEC;
-	c = lookup_conn(&pkt, &k, &dir);
+	c = lookup_conn(&pkt, &k, &src_is_b, &dir);
 	if (c && c->owner != TD_OWNER_CLIENT && tk_egress_owner(skb, pkt.sport, &o))
 		set_owner(c, dir, &o);
 	return TC_ACT_UNSPEC;

@@ -28,6 +28,7 @@
 extern const char tcp_duration_bpf_text[];
 
 static_assert(sizeof(td_key) == 40, "td_key layout must match the BPF side");
+static_assert(sizeof(td_pair) == 40, "td_pair layout: no implicit padding");
 static_assert(sizeof(td_conn) == 96, "td_conn layout must match the BPF side");
 static_assert(sizeof(td_event) == 128, "td_event layout must match the BPF side");
 static_assert(offsetof(td_event, syn_to_synack_ns) == 96 && offsetof(td_event, owner_uid) == 120,
@@ -157,7 +158,7 @@ class TcpDuration : public Tool {
         "  tcp_duration eth0 --json --no-plot     # JSON lines on stdout and in the file, no picture\n"
         "  tcp_duration eth0 -O                   # each line ends with the local owner: uid, user, cgroup\n"
         "  tcp_duration eth0 --log-x --bins 40    # picture with a log duration axis, 40 bars\n"
-        "  tcp_duration lo -d 10                  # loopback: hooked on ingress only (packets pass it twice)\n"
+        "  tcp_duration lo -d 10                  # loopback: counted on ingress only (packets pass both hooks)\n"
         "  tcp_duration --plot-only statistics.dat --plot old.png --size 1200x800  # re-draw only\n"
         "  tcp_duration eth0 --metrics 9754       # as usual, plus a duration histogram for Prometheus\n";
     i.kind = ToolKind::Stream;

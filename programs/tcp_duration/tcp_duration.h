@@ -27,10 +27,9 @@
 #define TD_END_RST 2 /* either side sent an RST */
 
 /*
- * A connection, named by its client (the sender of the SYN without ACK). Both
- * directions of a flow find the entry: a packet is looked up as (src, dst) and, if
- * absent, as (dst, src). IPv4 addresses sit in the first 4 bytes of the 16, the rest
- * zero. Addresses in network byte order, ports in host byte order.
+ * A connection, named by its client (the sender of the SYN without ACK): the key of
+ * the events. IPv4 addresses sit in the first 4 bytes of the 16, the rest zero.
+ * Addresses in network byte order, ports in host byte order.
  */
 struct td_key {
 	__u8 client_addr[16];
@@ -40,6 +39,48 @@ struct td_key {
 	__u8 family; /* 4 or 6 */
 	__u8 pad[3];
 };
+
+/*
+ * The key of the table: the connection's two endpoints in a fixed order ("a" is the
+ * smaller by address, then port; see td_pair_make), whichever end sent the packet, so
+ * that each packet is one lookup. td_conn.client_is_b says which end is the client.
+ */
+struct td_pair {
+	__u8 a_addr[16];
+	__u8 b_addr[16];
+	__u16 a_port;
+	__u16 b_port;
+	__u8 family;
+	__u8 pad[3];
+};
+
+#ifndef TD_INLINE
+#define TD_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* The pair of a packet from (src, sport) to (dst, dport). Returns 1 when the source is
+ * endpoint b. Any total order does: addresses are compared as two 64-bit words. */
+TD_INLINE int td_pair_make(struct td_pair *k, const __u8 *src, __u16 sport, const __u8 *dst, __u16 dport,
+			   __u8 family)
+{
+	__u64 s[2], d[2];
+	int src_is_b;
+
+	__builtin_memcpy(s, src, 16);
+	__builtin_memcpy(d, dst, 16);
+	if (s[0] != d[0])
+		src_is_b = s[0] > d[0];
+	else if (s[1] != d[1])
+		src_is_b = s[1] > d[1];
+	else
+		src_is_b = sport > dport;
+	__builtin_memcpy(k->a_addr, src_is_b ? dst : src, 16);
+	__builtin_memcpy(k->b_addr, src_is_b ? src : dst, 16);
+	k->a_port = src_is_b ? dport : sport;
+	k->b_port = src_is_b ? sport : dport;
+	k->family = family;
+	return src_is_b;
+}
 
 /* Value of the LRU table: one live (not yet finished) connection. */
 struct td_conn {
@@ -54,7 +95,8 @@ struct td_conn {
 	__u64 owner_cgroup_id; /* the local socket's cgroup v2 id (owner != NONE) */
 	__u32 owner_uid;       /* its uid */
 	__u8 owner;            /* TD_OWNER_*: which end that socket is */
-	__u8 pad[3];
+	__u8 client_is_b;      /* 1: the client is endpoint b of the key (td_pair) */
+	__u8 pad[2];
 };
 
 /* One finished connection, sent to user space. */

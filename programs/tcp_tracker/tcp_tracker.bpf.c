@@ -69,28 +69,42 @@ static __always_inline void count_outside(int reason)
 }
 
 /*
- * Sets (or clears) the owner of flow v, of key k.
- *  - egress: the socket that sent the packet, when it is an end of this connection;
- *    it is remembered in "owners" for the other direction;
- *  - ingress: the owner remembered for the reverse (egress) key. A SYN without ACK
- *    opens a connection the local end has not answered yet: what is remembered for
- *    the reverse key belongs to an older connection, and is forgotten.
+ * Keeps the owner of flow v (key k) right.
+ *  - egress, on every packet: the owner remembered in "owners" for k. When there is
+ *    none, when it is new (the flow has none yet) or on a SYN, the sending socket is
+ *    asked (only an end of this connection answers, see tracekit/owner.bpf.h) and
+ *    remembered. When it does not answer on a SYN, or nothing is remembered any more
+ *    (an ingress SYN without ACK made it forget: a new connection the local end did
+ *    not accept, answered by the kernel's RST), the flow has no owner.
+ *  - ingress, when the flow has no owner yet or on a SYN or RST (a new connection, or
+ *    the end of one that may be new): the owner remembered for the reverse (egress)
+ *    key. A SYN without ACK opens a connection the local end has not answered yet:
+ *    what is remembered for the reverse key belongs to an older connection, and is
+ *    forgotten.
+ * (The egress lookup also keeps the connections that send in "owners" when the LRU
+ * map is full.)
  */
 static __always_inline void find_owner(struct __sk_buff *skb, struct tk_packet *pkt, struct flow_key *k,
 				       struct flow_value *v)
 {
 	struct tk_owner o = {}, *known;
 	struct flow_key r = {};
+	u8 syn = pkt->tcp_flags & TK_TCP_SYN;
 
 	if (k->direction == TCP_TRACKER_EGRESS) {
-		if (tk_egress_owner(skb, pkt->sport, &o)) {
+		known = owners.lookup(k);
+		if (known && v->owned && !syn)
+			return; /* the usual case: nothing new */
+		if (known && !syn) {
+			o = *known;
+		} else if (tk_egress_owner(skb, pkt->sport, &o)) {
 			owners.update(k, &o);
-		} else if (pkt->tcp_flags & TK_TCP_SYN) {
-			owners.delete(k);
 		} else {
-			return; /* not this packet's to say (e.g. the kernel's RST or TIME_WAIT ACK) */
+			owners.delete(k); /* (here on a SYN, or with nothing remembered) */
 		}
 	} else {
+		if (v->owned && !(pkt->tcp_flags & (TK_TCP_SYN | TK_TCP_RST)))
+			return;
 		__builtin_memcpy(r.saddr, k->daddr, 16);
 		__builtin_memcpy(r.daddr, k->saddr, 16);
 		r.sport = k->dport;
@@ -105,6 +119,8 @@ static __always_inline void find_owner(struct __sk_buff *skb, struct tk_packet *
 				o = *known;
 		}
 	}
+	if (v->owned == o.known && v->uid == o.uid && v->cgroup_id == o.cgroup_id)
+		return;
 	v->uid = o.uid;
 	v->cgroup_id = o.cgroup_id;
 	v->owned = o.known;
@@ -148,10 +164,7 @@ static __always_inline int count_packet(struct __sk_buff *skb, int direction)
 	}
 	if (created)
 		tk_percpu_add(flows_created.lookup(&zero), 1);
-	/* The owner is looked for when the flow has none yet, and on every SYN: a new
-	 * connection on the same addresses and ports may belong to someone else. */
-	if (!v->owned || (pkt.tcp_flags & TK_TCP_SYN))
-		find_owner(skb, &pkt, &key, v);
+	find_owner(skb, &pkt, &key, v);
 	__sync_fetch_and_add(&v->bytes, bytes);
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->segments, segs);
@@ -197,7 +210,7 @@ int trace_tcp_tracker_owner(struct __sk_buff *skb)
 		return TRACKER_VERDICT; /* known, and no new connection */
 	if (tk_egress_owner(skb, pkt.sport, &o))
 		owners.update(&key, &o);
-	else if (pkt.tcp_flags & TK_TCP_SYN)
-		owners.delete(&key);
+	else
+		owners.delete(&key); /* a SYN not ours, or the kernel's answer to a refused one */
 	return TRACKER_VERDICT;
 }

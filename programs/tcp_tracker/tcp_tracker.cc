@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -341,7 +342,7 @@ class ReportRecord : public Record {
   void json(JsonLine& j) const override {
     j.field("interval", n).field("final", final_report).field("elapsed_s", elapsed);
     j.field("flows", static_cast<unsigned long long>(total))
-        .field("shown", static_cast<unsigned long long>(owner_rows ? total : rows->size()));
+        .field("shown", static_cast<unsigned long long>(owner_rows ? 0 : rows->size()));
     if (owner_rows) j.field("by", to_string(by)).field("rows", static_cast<unsigned long long>(owner_rows->size()));
   }
 };
@@ -411,8 +412,9 @@ class TcpTracker : public Tool {
     if (r.count("cgroup")) {
       const std::string arg = r["cgroup"].as<std::string>();
       if (mount_.empty()) throw UsageError("--cgroup needs cgroup v2, and this host has no cgroup2 mount");
-      const std::string full = cgroup_arg_full_path(mount_, arg);
-      if (!cgroup_id_of(full))
+      std::error_code ec;
+      const std::string full = std::filesystem::weakly_canonical(cgroup_arg_full_path(mount_, arg), ec).string();
+      if (ec || !cgroup_id_of(full) || cgroup_relative_path(mount_, full) == full)
         throw UsageError("bad value for --cgroup: '" + arg + "' (" + full + " is not a cgroup directory)");
       o_.cgroup = cgroup_relative_path(mount_, full);
     }

@@ -3,11 +3,13 @@
 // user space gives them (the user, the cgroup path, the systemd unit, the container id).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "output/json.h"
@@ -42,7 +44,9 @@ class OwnerBook {
   size_t size() const { return owners_.size(); }
 
  private:
+  static constexpr std::chrono::seconds kRetry{10};
   std::unique_ptr<CgroupResolver> cgroups_;
+  std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> retry_;  // unknown ids: next try
   std::map<std::pair<uint32_t, uint64_t>, OwnerInfo> owners_;
 };
 

@@ -350,13 +350,11 @@ flow_key tracker_key(const Ep& s, const Ep& d) {
   return k;
 }
 
-td_key duration_key(const Ep& client, const Ep& server) {
-  td_key k{};
-  std::memcpy(k.client_addr, client.addr.data(), 16);
-  std::memcpy(k.server_addr, server.addr.data(), 16);
-  k.client_port = client.port;
-  k.server_port = server.port;
-  k.family = static_cast<uint8_t>(client.family);
+// The table's key of a connection (the endpoints in the program's fixed order).
+td_pair duration_key(const Ep& client, const Ep& server) {
+  td_pair k{};
+  td_pair_make(&k, client.addr.data(), client.port, server.addr.data(), server.port,
+               static_cast<uint8_t>(client.family));
   return k;
 }
 
@@ -418,7 +416,7 @@ struct Duration {
           events.push_back(e);
         },
         ro);
-    fd = prog.load_function("tcp_duration", BPF_PROG_TYPE_SCHED_CLS);
+    fd = prog.load_function("tcp_duration_ingress", BPF_PROG_TYPE_SCHED_CLS);
   }
   void drain() {
     for (int i = 0; i < 1000 && reader->poll(0) > 0; ++i) {
@@ -489,7 +487,7 @@ TEST_CASE("fuzz: tcp_duration's program passes every malformed frame untouched, 
     REQUIRE(test_run(d.fd, tcp_frame(refs[i].second, refs[i].first, SYN | ACK)).retval == TC_ACT_UNSPEC);
     REQUIRE(test_run(d.fd, tcp_frame(refs[i].first, refs[i].second, ACK, {false, 0, false, 7 * i})).retval ==
             TC_ACT_UNSPEC);
-    auto c = lookup<td_key, td_conn>(conns, duration_key(refs[i].first, refs[i].second));
+    auto c = lookup<td_pair, td_conn>(conns, duration_key(refs[i].first, refs[i].second));
     REQUIRE(c);
     CHECK(c->packets[TD_C2S] == 2);
     CHECK(c->packets[TD_S2C] == 1);
@@ -505,7 +503,7 @@ TEST_CASE("fuzz: tcp_duration's program passes every malformed frame untouched, 
   CHECK(s.ok == 0);  // the program documents TC_ACT_UNSPEC for every packet
   d.drain();
   for (size_t i = 0; i < refs.size(); ++i) {
-    auto c = lookup<td_key, td_conn>(conns, duration_key(refs[i].first, refs[i].second));
+    auto c = lookup<td_pair, td_conn>(conns, duration_key(refs[i].first, refs[i].second));
     INFO("reference connection " << i);
     REQUIRE(c);
     CHECK(std::memcmp(&*c, &before[i], sizeof(td_conn)) == 0);
@@ -589,7 +587,7 @@ TEST_CASE("map pressure: 200,000 connections through tcp_duration's program with
     test_run(d.fd, tcp_frame(server, client(i), FIN | ACK));
   }
   d.drain();
-  const uint64_t left = count_keys(conns, sizeof(td_key), 1u << 20);
+  const uint64_t left = count_keys(conns, sizeof(td_pair), 1u << 20);
   const uint64_t opened = d.stat(TD_STAT_OPENED), closed = d.stat(TD_STAT_CLOSED_FIN);
   const uint64_t failed = d.stat(TD_STAT_INSERT_FAILED);
   CHECK(opened == kConns);

@@ -172,7 +172,7 @@ struct Prog {
 
   std::uint64_t table_size() {
     int mfd = prog.map_fd("connections");
-    td_key key{}, next{};
+    td_pair key{}, next{};
     const void* prev = nullptr;
     std::uint64_t n = 0;
     while (n < 1000000 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
