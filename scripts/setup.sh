@@ -13,7 +13,7 @@ packages=(
   build-essential cmake pkg-config
   libbpfcc-dev libbpf-dev libelf-dev zlib1g-dev
   libcxxopts-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libmnl-dev libcap-dev catch2 clang-format
-  prometheus-cpp-dev
+  prometheus-cpp-dev libssl-dev
   prometheus prometheus-node-exporter
   libcap2-bin
   "linux-headers-$arch"

@@ -1,17 +1,22 @@
-// Compiling, loading and attaching an embedded BCC program (ebpf::BPF).
+// Compiling, loading and attaching an embedded BCC program.
 //
-// load() does the preflight every tool needs (privileges, tracefs, kernel headers),
-// compiles the text with bcc while keeping bcc's chatter off stdout, and turns a
-// failure into one tracekit::Error line that names the file:line or the fix.
+// load() does the preflight every tool needs (privileges, tracefs, kernel headers), then
+// gets the compiled program: from the compile cache (util/artifact.h) when an entry for
+// exactly these inputs is there and trusted, else from the helper tracekit-compile (the
+// only binary that links bcc's LLVM), whose result it stores. Maps and programs are
+// created from that with libbpf; tracepoints and kprobes are attached through bcc's C
+// library. The tools themselves never map LLVM. A failure is one tracekit::Error line that
+// names the file:line or the fix.
 #pragma once
 
-#include <bcc/BPF.h>
+#include <linux/bpf.h>
 
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/options.h"
+#include "util/artifact.h"
+#include "util/fd.h"
 
 namespace tracekit {
 
@@ -29,7 +34,12 @@ struct LoadOptions {
   std::vector<std::string> cflags;  // "-DFILTER_UID=1000", ...
   bool net_admin = false;           // TC tools need CAP_NET_ADMIN too
   bool tracing = true;              // needs tracefs (tracepoints, kprobes)
+  bool cache = true;                // --no-cache: compile every time, store nothing
+  std::string cache_dir;            // --cache-dir (empty: default_cache_dir())
 };
+
+// Where the compile came from, for logs and tests.
+enum class CompileSource { None, Cache, Compiler };
 
 // A syscall probe: function names in the BPF text for each attach kind.
 struct SyscallProbe {
@@ -48,7 +58,7 @@ class BpfProgram {
 
   // Checks privileges and mounts tracefs if needed.
   void preflight(const LoadOptions& options);
-  // Picks kernel headers and compiles the text with bcc (after preflight).
+  // Picks kernel headers, gets the compiled text (cache or helper) and creates its maps.
   void compile(const char* text, const LoadOptions& options);
   // preflight() + compile().
   void load(const char* text, const LoadOptions& options);
@@ -60,8 +70,8 @@ class BpfProgram {
   // Loads `fn` as a program of `type` and returns its fd (owned by the BpfProgram).
   int load_function(const std::string& fn, bpf_prog_type type);
 
-  // Releases the compiler's memory once every program is loaded (bcc's free_bcc_memory
-  // plus malloc_trim): tens of MiB of RSS.
+  // Returns freed heap to the kernel once every program is loaded (malloc_trim); the
+  // instructions are dropped.
   void free_compiler_memory();
 
   // File descriptor of a map declared in the text.
@@ -74,7 +84,8 @@ class BpfProgram {
   // programs and perf buffers stay, so that what is in flight can still be read).
   void detach_probes();
 
-  ebpf::BPF& bpf() { return *bpf_; }
+  CompileSource source() const { return source_; }
+  const Artifact& artifact() const { return artifact_; }
 
   // Every function loaded so far (load_function and the attach_* calls), in load order.
   struct Loaded {
@@ -84,10 +95,18 @@ class BpfProgram {
   const std::vector<Loaded>& programs() const { return programs_; }
 
  private:
-  std::unique_ptr<ebpf::BPF> bpf_;
+  void create_maps();
+
+  Artifact artifact_;
+  CompileSource source_ = CompileSource::None;
+  std::vector<UniqueFd> maps_;  // by artifact map index
+  std::vector<UniqueFd> prog_fds_;
   bool preflight_done_ = false;
-  std::vector<std::string> tracepoints_;               // attached, for detach_probes()
-  std::vector<std::pair<std::string, bool>> kprobes_;  // kernel function, return probe
+  struct Probe {
+    UniqueFd perf;
+    std::string kprobe_event;  // empty for a tracepoint
+  };
+  std::vector<Probe> probes_;  // attached, for detach_probes()
   std::vector<Loaded> programs_;
 };
 

@@ -11,7 +11,7 @@
 #include <exception>
 #include <vector>
 
-#include "bpf/stdio_capture.h"
+#include <linux/perf_event.h>
 #include "util/error.h"
 
 namespace tracekit {
@@ -19,7 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Exceptions must not unwind through libbpf's or bcc's C frames: the trampolines park
+// Exceptions must not unwind through libbpf's C frames: the trampolines park
 // them here and poll() rethrows once the C code has returned.
 thread_local std::exception_ptr pending_exception;
 
@@ -54,32 +54,24 @@ EventReader::EventReader(BpfProgram& prog, const std::string& map, BufferKind ki
     if (!ring_) throw Error("cannot open ring buffer " + map_ + ": " + std::strerror(errno));
     if (!options_.lost_map.empty()) prog_.map_fd(options_.lost_map);  // fail now, not at the end
   } else {
-    ebpf::BPF& bpf = prog_.bpf();
-    StdioCapture quiet;
-    ebpf::StatusTuple st =
-        bpf.open_perf_buffer(map_, &EventReader::on_perf_sample, &EventReader::on_perf_lost, this, options_.perf_pages);
-    perf_ = st.ok() ? bpf.get_perf_buffer(map_) : nullptr;
-    if (perf_ && options_.perf_wakeup_events > 1) {
-      // BPF::open_perf_buffer always asks for one wakeup per event; reopen the per-CPU
-      // buffers of the same BPFPerfBuffer with the batched setting.
-      st = perf_->close_all_cpu();
-      if (st.ok())
-        st = perf_->open_all_cpu(&EventReader::on_perf_sample, &EventReader::on_perf_lost, this, options_.perf_pages,
-                                 options_.perf_wakeup_events);
-    }
-    std::string captured = quiet.finish();
-    if (!st.ok() || !perf_)
-      throw Error("cannot open perf buffer " + map_ + ": " + st.msg() +
-                  (captured.empty() ? "" : " (" + captured + ")"));
+    int fd = prog_.map_fd(map_);
+    perf_event_attr attr{};
+    attr.config = PERF_COUNT_SW_BPF_OUTPUT;
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.sample_type = PERF_SAMPLE_RAW;
+    attr.sample_period = 1;
+    attr.wakeup_events = static_cast<uint32_t>(std::max(1, options_.perf_wakeup_events));
+    auto trampoline = [](void* ctx, int cpu, perf_event_header* event) {
+      return static_cast<bpf_perf_event_ret>(EventReader::on_perf_event(ctx, cpu, event));
+    };
+    perf_ = perf_buffer__new_raw(fd, static_cast<size_t>(options_.perf_pages), &attr, trampoline, this, nullptr);
+    if (!perf_) throw Error("cannot open perf buffer " + map_ + ": " + std::strerror(errno));
   }
 }
 
 EventReader::~EventReader() {
   if (ring_) ring_buffer__free(ring_);
-  if (perf_) {
-    StdioCapture quiet;
-    prog_.bpf().close_perf_buffer(map_);
-  }
+  if (perf_) perf_buffer__free(perf_);
 }
 
 int EventReader::on_ring_sample(void* ctx, void* data, size_t size) {
@@ -95,19 +87,31 @@ int EventReader::on_ring_sample(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-void EventReader::on_perf_sample(void* cookie, void* raw, int size) {
-  auto* self = static_cast<EventReader*>(cookie);
-  if (pending_exception) return;
+int EventReader::on_perf_event(void* ctx, int /*cpu*/, ::perf_event_header* event) {
+  auto* self = static_cast<EventReader*>(ctx);
+  if (event->type == PERF_RECORD_LOST) {
+    struct Lost {
+      perf_event_header header;
+      uint64_t id;
+      uint64_t lost;
+    };
+    self->perf_lost_ += reinterpret_cast<const Lost*>(event)->lost;
+    return LIBBPF_PERF_EVENT_CONT;
+  }
+  if (event->type != PERF_RECORD_SAMPLE || pending_exception) return LIBBPF_PERF_EVENT_CONT;
+  // PERF_SAMPLE_RAW: the header, a u32 size, then the bytes the program sent.
+  const char* raw = reinterpret_cast<const char*>(event) + sizeof(perf_event_header);
+  uint32_t size = 0;
+  std::memcpy(&size, raw, sizeof size);
   try {
     ++self->received_;
     ++self->handled_;
-    self->cb_(raw, static_cast<size_t>(std::max(size, 0)));
+    self->cb_(raw + sizeof size, size);
   } catch (...) {
     pending_exception = std::current_exception();
   }
+  return LIBBPF_PERF_EVENT_CONT;
 }
-
-void EventReader::on_perf_lost(void* cookie, uint64_t lost) { static_cast<EventReader*>(cookie)->perf_lost_ += lost; }
 
 int EventReader::drain() {
   if (ring_) {
@@ -115,8 +119,9 @@ int EventReader::drain() {
     rethrow_pending();
     if (rc < 0) throw Error("cannot read ring buffer " + map_ + ": " + std::strerror(-rc));
   } else {
-    perf_->consume();
+    int rc = perf_buffer__consume(perf_);
     rethrow_pending();
+    if (rc < 0) throw Error("cannot read perf buffer " + map_ + ": " + std::strerror(-rc));
   }
   return handled_;
 }
@@ -133,8 +138,9 @@ int EventReader::poll(int timeout_ms) {
       rethrow_pending();
       if (rc < 0 && rc != -EINTR) throw Error("cannot poll ring buffer " + map_ + ": " + std::strerror(-rc));
     } else {
-      perf_->poll(wait_ms);
+      int rc = perf_buffer__poll(perf_, wait_ms);
       rethrow_pending();
+      if (rc < 0 && rc != -EINTR) throw Error("cannot poll perf buffer " + map_ + ": " + std::strerror(-rc));
     }
     // Events sent without a wakeup are drained on every tick.
     if (drain() > 0 || Clock::now() >= deadline) return handled_;

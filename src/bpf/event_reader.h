@@ -2,8 +2,8 @@
 //
 //   BufferKind::Ring  a BPF_RINGBUF_OUTPUT map, read with libbpf's ring_buffer API on
 //                     the map's fd (bcc 0.26's C++ API has no ring buffer reader);
-//   BufferKind::Perf  a BPF_PERF_OUTPUT map, read with bcc's perf buffer
-//                     (BPF::open_perf_buffer / BPFPerfBuffer::poll and consume).
+//   BufferKind::Perf  a BPF_PERF_OUTPUT map, read with libbpf's perf_buffer API
+//                     (perf_buffer__new_raw, for the wakeup_events setting).
 //
 // Wakeups are batched in both modes, so that the kernel does not wake the reader once
 // per event (about 15 us of kernel time per event, against about 1 us without):
@@ -71,6 +71,8 @@
 #include "bpf/bpf_program.h"
 
 struct ring_buffer;
+struct perf_buffer;
+struct perf_event_header;
 
 namespace tracekit {
 
@@ -115,8 +117,7 @@ class EventReader {
 
  private:
   static int on_ring_sample(void* ctx, void* data, size_t size);
-  static void on_perf_sample(void* cookie, void* raw, int size);
-  static void on_perf_lost(void* cookie, uint64_t lost);
+  static int on_perf_event(void* ctx, int cpu, ::perf_event_header* event);
   int drain();
 
   BpfProgram& prog_;
@@ -125,7 +126,7 @@ class EventReader {
   Callback cb_;
   EventReaderOptions options_;
   ::ring_buffer* ring_ = nullptr;
-  ebpf::BPFPerfBuffer* perf_ = nullptr;
+  ::perf_buffer* perf_ = nullptr;
   uint64_t received_ = 0;
   uint64_t perf_lost_ = 0;
   int handled_ = 0;  // events handled in the current poll()

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 
 #include "util/error.h"
@@ -27,6 +28,8 @@ Cli::Cli(ToolInfo info) : info_(std::move(info)), options_(info_.name, info_.sum
     ("v,verbose", "debug logs on stderr, including bcc's own messages")
     ("kernel-headers", "kernel header tree for bcc (default: automatic)",
        cxxopts::value<std::string>(), "DIR")
+    ("no-cache", "compile the BPF program every time; read and write no compile cache")
+    ("cache-dir", "compile cache directory (default: /var/cache/tracekit)", cxxopts::value<std::string>(), "DIR")
     ("user", "started as root: become this user once attached (capabilities are dropped either way)",
        cxxopts::value<std::string>(), "NAME")
     ("q,quiet", "print nothing on stdout (for a service that only exports metrics)")
@@ -115,6 +118,14 @@ std::optional<cxxopts::ParseResult> Cli::parse(int argc, char** argv) {
   if (result.count("kernel-headers")) {
     c.kernel_headers = result["kernel-headers"].as<std::string>();
     if (c.kernel_headers.empty()) throw UsageError("--kernel-headers needs a directory");
+  }
+  c.cache = result.count("no-cache") == 0;
+  if (result.count("cache-dir")) {
+    std::string dir = result["cache-dir"].as<std::string>();
+    if (dir.empty()) throw UsageError("--cache-dir needs a directory");
+    if (!c.cache) throw UsageError("--cache-dir and --no-cache exclude each other");
+    c.cache_dir = std::filesystem::absolute(dir).lexically_normal().string();
+    while (c.cache_dir.size() > 1 && c.cache_dir.back() == '/') c.cache_dir.pop_back();
   }
   if (result.count("user")) {
     c.user = result["user"].as<std::string>();

@@ -2,7 +2,7 @@
 // is (ToolInfo), plus the tool's own.
 //
 // Every tool:       -h/--help, --version, -d/--duration, -j/--json, -T/--timestamp,
-//                   -v/--verbose, --kernel-headers, --user, -q/--quiet,
+//                   -v/--verbose, --kernel-headers, --no-cache, --cache-dir, --user, -q/--quiet,
 //                   --metrics, --metrics-textfile, --metrics-max-series
 // Interval tools:   -i/--interval, -c/--count and the positionals [interval [count]]
 // TC tools:         IFACE (first positional), --attach, --direction
@@ -42,6 +42,8 @@ struct CommonOptions {
   bool timestamps = false;  // -T
   bool verbose = false;
   std::string kernel_headers;  // empty = automatic
+  bool cache = true;           // --no-cache clears it
+  std::string cache_dir;       // --cache-dir (absolute); empty = default_cache_dir()
   std::string user;            // --user: switch to this user after attaching
   bool quiet = false;          // nothing on stdout (metrics only)
   // Metrics (docs/metrics.md).

@@ -178,6 +178,8 @@ int Runner::run(Tool& tool, int argc, char** argv) {
 
   LoadOptions load;
   load.kernel_headers = common.kernel_headers;
+  load.cache = common.cache;
+  load.cache_dir = common.cache_dir;
   load.net_admin = info.tc;
   load.tracing = !plan.probes.empty();
   load.cflags = plan.cflags;

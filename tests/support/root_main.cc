@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "util/system_checks.h"
 
@@ -26,5 +27,17 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);  // a tool that exits early must not kill the suite
   tracekit::ensure_tracefs();
-  return Catch::Session().run(argc, argv);
+  // Every tool the suites start, and every in-process load, uses one private compile
+  // cache (docs/DESIGN.md, "Compile cache"), removed at the end: nothing lands in
+  // /var/cache/tracekit. Tests of the cache itself pass their own --cache-dir.
+  char cache[] = "/tmp/tracekit-test-cache-XXXXXX";
+  if (!mkdtemp(cache)) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  setenv("TRACEKIT_CACHE_DIR", cache, 1);
+  int rc = Catch::Session().run(argc, argv);
+  std::error_code ec;
+  std::filesystem::remove_all(cache, ec);
+  return rc;
 }
