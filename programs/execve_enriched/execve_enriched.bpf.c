@@ -7,10 +7,9 @@
  * sys_exit adds the return value and sends it. Nothing reads kernel-internal structs:
  * the parent pid comes from the sched:sched_process_fork tracepoint.
  *
- * Knobs (cflags): -DFILTER_UID=, -DFILTER_PID=, -DFILTER_PPID= (-1: off),
- * -DFILTER_RET= (0 all, 1 successful calls only, 2 failed calls only),
- * -DFILTER_CGROUP (only callers in the subtree of the cgroup put in cgroup_filter[0]),
- * -DWITH_KPROBES (compile the kprobe variants, for --probe kprobe; left out otherwise,
+ * Filters (uid, pid, ppid, result, cgroup) are not cflags: user space sets config[0]
+ * (struct execve_config) after the load, so they never change the compiled program.
+ * Knob (cflags): -DWITH_KPROBES (compile the kprobe variants, for --probe kprobe; left out otherwise,
  * which keeps the compile short). The transport is tracekit/emit.bpf.h's.
  */
 #ifdef WITH_KPROBES
@@ -30,19 +29,6 @@ static long (*read_user)(void *dst, u32 size, const void *src) = (void *)BPF_FUN
 static long (*read_user_str)(void *dst, u32 size, const void *src) =
 	(void *)BPF_FUNC_probe_read_user_str;
 
-#ifndef FILTER_UID
-#define FILTER_UID -1
-#endif
-#ifndef FILTER_PID
-#define FILTER_PID -1
-#endif
-#ifndef FILTER_PPID
-#define FILTER_PPID -1
-#endif
-#ifndef FILTER_RET
-#define FILTER_RET 0
-#endif
-
 #ifndef AT_FDCWD
 #define AT_FDCWD -100
 #endif
@@ -51,10 +37,10 @@ static long (*read_user_str)(void *dst, u32 size, const void *src) =
 BPF_TABLE("lru_hash", u32, u32, parents, EXECVE_MAX_TASKS);
 /* tid -> event being built, from sys_enter to sys_exit. */
 BPF_TABLE("lru_hash", u32, struct execve_event, pending, EXECVE_MAX_PENDING);
-#ifdef FILTER_CGROUP
+/* The filters (set by user space; see execve_enriched.h). */
+BPF_ARRAY(config, struct execve_config, 1);
 /* --cgroup: the cgroup2 directory whose subtree is traced (set by user space). */
 BPF_CGROUP_ARRAY(cgroup_filter, 1);
-#endif
 /* The event is too big for the 512-byte BPF stack: it is built here. */
 BPF_PERCPU_ARRAY(scratch, struct execve_event, 1);
 
@@ -148,18 +134,22 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	struct execve_event *e;
 	int zero = 0;
 
-	if (FILTER_UID >= 0 && uid != (u32)FILTER_UID)
+	struct execve_config *cf = config.lookup(&zero);
+	u32 filters;
+
+	if (!cf)
 		return 0;
-	if (FILTER_PID >= 0 && pid != (u32)FILTER_PID)
+	filters = cf->flags;
+	if ((filters & EXECVE_CF_UID) && uid != cf->uid)
 		return 0;
-#ifdef FILTER_CGROUP
-	if (cgroup_filter.check_current_task(0) != 1)
+	if ((filters & EXECVE_CF_PID) && pid != cf->pid)
 		return 0;
-#endif
+	if ((filters & EXECVE_CF_CGROUP) && cgroup_filter.check_current_task(0) != 1)
+		return 0;
 	parent = parents.lookup(&pid);
 	if (parent)
 		ppid = *parent;
-	if (FILTER_PPID >= 0 && ppid != (u32)FILTER_PPID)
+	if ((filters & EXECVE_CF_PPID) && ppid != cf->ppid)
 		return 0;
 
 	e = scratch.lookup(&zero);
@@ -193,11 +183,14 @@ static __always_inline int on_exit(void *ctx, long ret)
 {
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	struct execve_event *e = pending.lookup(&tid);
+	struct execve_config *cf;
+	int zero = 0;
 	u32 n;
 
 	if (!e)
 		return 0;
-	if ((FILTER_RET == 1 && ret != 0) || (FILTER_RET == 2 && ret == 0))
+	cf = config.lookup(&zero);
+	if (!cf || ((cf->flags & EXECVE_CF_SUCCESS) && ret != 0) || ((cf->flags & EXECVE_CF_FAILED) && ret == 0))
 		goto done;
 	if (ret != 0 && (e->flags & EXECVE_F_UNREADABLE))
 		read_strings(e);

@@ -147,8 +147,18 @@ class ExecveEnriched : public Tool {
     const int filter_ret = r.count("success-only") ? 1 : r.count("failed-only") ? 2 : 0;
     columns_.time = common.timestamps;
     columns_.cgroup = r.count("cgroups") > 0;
-    plan.cflags = {"-DFILTER_UID=" + std::to_string(uid), "-DFILTER_PID=" + std::to_string(pid),
-                   "-DFILTER_PPID=" + std::to_string(ppid), "-DFILTER_RET=" + std::to_string(filter_ret)};
+    // Set in config[0] after the load (loaded()): filters do not change the compiled text.
+    config_ = execve_config{};
+    auto set = [&](long value, uint32_t flag, uint32_t& field) {
+      if (value < 0) return;
+      config_.flags |= flag;
+      field = static_cast<uint32_t>(value);
+    };
+    set(uid, EXECVE_CF_UID, config_.uid);
+    set(pid, EXECVE_CF_PID, config_.pid);
+    set(ppid, EXECVE_CF_PPID, config_.ppid);
+    if (filter_ret == 1) config_.flags |= EXECVE_CF_SUCCESS;
+    if (filter_ret == 2) config_.flags |= EXECVE_CF_FAILED;
     const std::string mount = cgroup2_mount();
     resolver_ = std::make_unique<CgroupResolver>(mount);
     if (r.count("cgroup")) {
@@ -158,7 +168,7 @@ class ExecveEnriched : public Tool {
       cgroup_fd_ = ::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (cgroup_fd_ < 0)
         throw UsageError("bad value for --cgroup: '" + path + "' (" + full + " is not a cgroup directory)");
-      plan.cflags.push_back("-DFILTER_CGROUP");
+      config_.flags |= EXECVE_CF_CGROUP;
     }
     // Parents first, so that every fork from now on is seen; then (ready) those forked
     // before. Before the syscall probes: the path an exec's sys_enter could not read,
@@ -217,11 +227,11 @@ class ExecveEnriched : public Tool {
   }
 
   void loaded(Runtime& rt) override {
-    if (cgroup_fd_ >= 0) {
-      const int zero = 0;
-      if (bpf_map_update_elem(rt.prog().map_fd("cgroup_filter"), &zero, &cgroup_fd_, BPF_ANY) != 0)
-        throw Error(std::string("cannot set the --cgroup filter: ") + std::strerror(errno));
-    }
+    const int zero = 0;
+    if (cgroup_fd_ >= 0 && bpf_map_update_elem(rt.prog().map_fd("cgroup_filter"), &zero, &cgroup_fd_, BPF_ANY) != 0)
+      throw Error(std::string("cannot set the --cgroup filter: ") + std::strerror(errno));
+    if (bpf_map_update_elem(rt.prog().map_fd("config"), &zero, &config_, BPF_ANY) != 0)
+      throw Error(std::string("cannot set the filters: ") + std::strerror(errno));
     if (rt.metrics_on())
       series_ = std::make_unique<CappedSeries>(std::vector<std::string>{"comm", "result"}, 1, rt.max_series());
   }
@@ -257,6 +267,7 @@ class ExecveEnriched : public Tool {
   execve_enriched::Columns columns_;
   std::unique_ptr<CgroupResolver> resolver_;
   int cgroup_fd_ = -1;
+  execve_config config_{};
   execve_event ev_{};
   MonotonicToWall to_wall_;
   uint64_t printed_ = 0, filtered_ = 0, malformed_ = 0;

@@ -33,6 +33,22 @@
 
 /* One execve()/execveat() call, sent at sys_exit. Only the first `argc` entries of
  * args[] are sent: an event is EXECVE_EVENT_HEADER_SIZE + argc * EXECVE_ARG_SIZE bytes. */
+/* Filters: user space writes config[0] after the load and before the attach, so one
+ * compiled program (one compile cache entry) serves every filter value. */
+#define EXECVE_CF_UID (1u << 0)     /* only callers with real uid == uid */
+#define EXECVE_CF_PID (1u << 1)     /* only process pid */
+#define EXECVE_CF_PPID (1u << 2)    /* only children of ppid */
+#define EXECVE_CF_SUCCESS (1u << 3) /* only calls that returned 0 */
+#define EXECVE_CF_FAILED (1u << 4)  /* only calls that failed */
+#define EXECVE_CF_CGROUP (1u << 5)  /* only callers in the subtree of cgroup_filter[0] */
+
+struct execve_config {
+	__u32 flags; /* EXECVE_CF_* */
+	__u32 uid;
+	__u32 pid;
+	__u32 ppid;
+};
+
 struct execve_event {
 	__u64 enter_ns;       /* bpf_ktime_get_ns() at sys_enter (CLOCK_MONOTONIC) */
 	__u64 exit_ns;        /* bpf_ktime_get_ns() at sys_exit */

@@ -103,7 +103,8 @@ Artifact run_compiler(const char* text, const std::vector<std::string>& cflags) 
   ::close(err[1]);
   // The helper reads all of its input before it writes anything. A helper that died
   // early must not kill the tool with SIGPIPE: its status says what happened.
-  struct sigaction ignore {}, saved {};
+  struct sigaction ignore {
+  }, saved{};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, &saved);
   std::string_view rest(text);
@@ -143,7 +144,8 @@ Artifact run_compiler(const char* text, const std::vector<std::string>& cflags) 
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   log_captured("compile", messages);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    throw Error(first_line(messages), "tracekit-compile is installed next to the tools; TRACEKIT_COMPILER names another");
+    throw Error(first_line(messages),
+                "tracekit-compile is installed next to the tools; TRACEKIT_COMPILER names another");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string what = WIFSIGNALED(status) ? "the compiler was killed by signal " + std::to_string(WTERMSIG(status))
                                            : std::string("Unable to initialize BPF program");
@@ -257,8 +259,8 @@ void BpfProgram::create_maps() {
       LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = m.flags);
       if (m.inner >= 0) opts.inner_map_fd = static_cast<uint32_t>(maps_[static_cast<size_t>(m.inner)].get());
       std::string name = m.name.substr(0, BPF_OBJ_NAME_LEN - 1);
-      int fd = bpf_map_create(static_cast<bpf_map_type>(m.type), name.c_str(), m.key_size, m.value_size,
-                              m.max_entries, &opts);
+      int fd = bpf_map_create(static_cast<bpf_map_type>(m.type), name.c_str(), m.key_size, m.value_size, m.max_entries,
+                              &opts);
       if (fd < 0)
         throw Error("cannot create BPF map " + m.name + ": " + std::strerror(errno),
                     errno == EPERM ? "run as root, or with CAP_BPF" : "");
@@ -359,8 +361,8 @@ std::string BpfProgram::attach_syscall(const SyscallProbe& probe, ProbeMode mode
   for (char& c : event)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
   StdioCapture capture;
-  int fd = bpf_attach_kprobe(prog, probe.on_exit ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, event.c_str(),
-                             kernel_fn.c_str(), 0, 0);
+  int fd = bpf_attach_kprobe(prog, probe.on_exit ? BPF_PROBE_RETURN : BPF_PROBE_ENTRY, event.c_str(), kernel_fn.c_str(),
+                             0, 0);
   int err = errno;
   std::string captured = capture.finish();
   log_captured("attach of " + kind + " " + kernel_fn, captured);
@@ -371,9 +373,7 @@ std::string BpfProgram::attach_syscall(const SyscallProbe& probe, ProbeMode mode
   return kind + " " + kernel_fn;
 }
 
-void BpfProgram::free_compiler_memory() {
-  ::malloc_trim(0);
-}
+void BpfProgram::free_compiler_memory() { ::malloc_trim(0); }
 
 void BpfProgram::detach_probes() {
   StdioCapture quiet;

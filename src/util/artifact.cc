@@ -80,8 +80,7 @@ class Reader {
 
 bool good_name(const std::string& s) {
   if (s.empty() || s.size() > kArtifactMaxName) return false;
-  return std::all_of(s.begin(), s.end(),
-                     [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '.'; });
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '.'; });
 }
 
 std::optional<std::string> read_small_file(const std::string& path, size_t max = 4u << 20) {
@@ -350,10 +349,12 @@ CacheKeyInputs collect_key_inputs(const std::string& text, const std::vector<std
   for (const char* f : {"include/generated/uapi/linux/version.h", "include/generated/utsrelease.h",
                         "include/config/kernel.release", "include/generated/autoconf.h"}) {
     auto content = read_small_file(in.header_dir + "/" + f);
-    in.header_files += std::string(f) + '\0' + (content ? std::to_string(content->size()) + '\0' + *content : "-") + '\0';
+    in.header_files +=
+        std::string(f) + '\0' + (content ? std::to_string(content->size()) + '\0' + *content : "-") + '\0';
   }
   for (const auto& tp : tracepoints_in_text(text)) {
-    std::string path = tracefs + "/events/" + tp.substr(0, tp.find(':')) + "/" + tp.substr(tp.find(':') + 1) + "/format";
+    std::string path =
+        tracefs + "/events/" + tp.substr(0, tp.find(':')) + "/" + tp.substr(tp.find(':') + 1) + "/format";
     auto content = read_small_file(path, 1u << 16);
     in.tracepoint_formats += tp + '\0' + content.value_or("-") + '\0';
   }
@@ -377,7 +378,8 @@ int ArtifactCache::open_dir(bool create, std::string* why) const {
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT && !create) return -1;  // no cache yet: a plain miss
-    *why = dir_ + (e == ELOOP || e == ENOTDIR ? ": not a directory (a symlink?)" : ": " + std::string(std::strerror(e)));
+    *why =
+        dir_ + (e == ELOOP || e == ENOTDIR ? ": not a directory (a symlink?)" : ": " + std::string(std::strerror(e)));
     return -1;
   }
   struct stat st {};

@@ -84,11 +84,11 @@ struct CacheKeyInputs {
   std::vector<std::string> cflags;
   std::string tool_version;  // tracekit's version and the artifact format
   std::string bcc_version;
-  std::string kernel_release;  // uname -r
-  std::string kernel_version;  // uname -v
-  std::string kernel_notes;    // /sys/kernel/notes (holds the kernel's build id)
-  std::string header_dir;      // the tree bcc compiles against
-  std::string header_files;    // the tree's version files, concatenated with their names
+  std::string kernel_release;      // uname -r
+  std::string kernel_version;      // uname -v
+  std::string kernel_notes;        // /sys/kernel/notes (holds the kernel's build id)
+  std::string header_dir;          // the tree bcc compiles against
+  std::string header_files;        // the tree's version files, concatenated with their names
   std::string tracepoint_formats;  // the format file of each tracepoint the text uses
   int possible_cpus = 0;
   std::vector<std::string> bcc_env;  // every BCC_* variable, "NAME=value", sorted
