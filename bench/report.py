@@ -169,6 +169,36 @@ def section(dirs):
                         verdict(anon and anon / 1024, 16)))
     w("")
 
+    w("Cold and warm starts (docs/DESIGN.md, \"Compile cache\"): ours is a warm start (the entry made by one"
+      " unmeasured run before), cold is the same tool with `--no-cache` (a compile by tracekit-compile"
+      " every time, as before the cache), bpftrace (Debian's 0.17) runs bench/bpftrace/<tool>.bt, timed to"
+      " its BEGIN probe's `Attached` line. Memory one second after `Attached`; steady = RssAnon + RssFile.")
+    w("")
+    w("| Tool | warm | cold | bpftrace | VmHWM warm / cold / bpftrace | steady warm / cold / bpftrace |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for t in TOOLS:
+        sw, sc, sb = (med(data, f"startup/{t}/{x}") for x in ("ours", "cold", "bpftrace"))
+        hw, hc, hb = (med(data, f"mem/{t}/{x}/vmhwm_kib") for x in ("ours", "cold", "bpftrace"))
+        def steady(x):
+            a, f = med(data, f"mem/{t}/{x}/rss_anon_kib"), med(data, f"mem/{t}/{x}/rss_file_kib")
+            return a + f if a is not None and f is not None else None
+        st = [steady(x) for x in ("ours", "cold", "bpftrace")]
+        mib = lambda v: fmt(v and v / 1024, ".1f")
+        w(f"| {t} | {fmt(sw, '.3f', ' s')} | {fmt(sc, '.3f', ' s')} | {fmt(sb, '.3f', ' s')} |"
+          f" {mib(hw)} / {mib(hc)} / {mib(hb)} MiB | {mib(st[0])} / {mib(st[1])} / {mib(st[2])} MiB |")
+        limit = 0.05 if t in ("execve_dumb", "tcp_tracker") else 0.08
+        targets.append((f"warm start-up {t} at most {limit} s", fmt(sw, ".3f", " s"), verdict(sw, limit)))
+        if sb:
+            targets.append((f"warm start-up {t} below bpftrace's", f"{fmt(sw, '.3f')} vs {fmt(sb, '.3f')} s",
+                            verdict(sw, sb)))
+        targets.append((f"VmHWM after a warm start {t} at most 20 MiB", mib(hw) + " MiB",
+                        verdict(hw and hw / 1024, 20)))
+        targets.append((f"steady RssAnon + RssFile {t} at most 15 MiB (warm)", mib(st[0]) + " MiB",
+                        verdict(st[0] and st[0] / 1024, 15)))
+        targets.append((f"steady RssAnon + RssFile {t} after a cold start at most 15 MiB", mib(st[1]) + " MiB",
+                        verdict(st[1] and st[1] / 1024, 15)))
+    w("")
+
     # 3
     w("### execve under load")
     w("")

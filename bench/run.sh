@@ -10,7 +10,7 @@
 #
 # Builds the main project into build-bench/tracekit and the helpers (bench/CMakeLists.txt)
 # into build-bench/helpers, installs what only the bench needs (python3-bpfcc,
-# python3-pyroute2, iperf3, curl) with apt-get, and keeps raw output in
+# python3-pyroute2, iperf3, curl, bpftrace) with apt-get, and keeps raw output in
 # build-bench/results/<time>/. Every process is bounded by a timeout; the network
 # namespaces, kernel.bpf_stats_enabled and any tracer still running are cleaned up on
 # exit, whatever happens. --before REV (a commit, e.g. the last one before a change)
@@ -59,7 +59,7 @@ log() { echo "bench: $*" >&2; }
 # ---- dependencies ---------------------------------------------------------------------
 "$root/scripts/setup.sh" --deps-only
 missing=()
-for p in python3-bpfcc python3-pyroute2 iperf3 curl; do
+for p in python3-bpfcc python3-pyroute2 iperf3 curl bpftrace; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -96,6 +96,11 @@ have() { [[ " ${tools[*]} " == *" $1 "* ]]; }
 for t in execve_dumb execve_enriched tcp_tracker tcp_duration; do
   [ -d "$root/programs/$t" ] || put "missing $t not-in-repo"
 done
+cmake --build "$tk" -j "$(nproc)" --target tracekit-compile >>"$res/build.log" 2>&1
+# The tools find tracekit-compile next to themselves; bench_bpf (in $hb) is told. Every
+# run of the bench uses its own compile cache, never /var/cache/tracekit.
+export TRACEKIT_COMPILER=$tk/tracekit-compile
+export TRACEKIT_CACHE_DIR=$res/cache
 cmake -S "$bench" -B "$hb" -DTRACEKIT_BUILD_DIR="$tk" >>"$res/build.log" 2>&1
 cmake --build "$hb" -j "$(nproc)" >>"$res/build.log" 2>&1
 log "tools built: ${tools[*]:-none}"
@@ -234,6 +239,14 @@ theirs_cmd() {
     tcp_*) echo "ip netns exec $ns_a $PY $bench/baseline/$1.py $veth_a" ;;
   esac
 }
+# cold: ours compiling every time (--no-cache), as before the compile cache.
+cold_cmd() { echo "$(ours_cmd "$1") --no-cache"; }
+# bpftrace (Debian's 0.17) doing the same job, for the exec tools (bench/bpftrace/*.bt).
+bpftrace_cmd() {
+  case $1 in
+    execve_*) echo "bpftrace $bench/bpftrace/$1.bt" ;;
+  esac
+}
 
 # trace KEY [bench_trace options] -- CMD...: runs bench_trace, keeps its key=value
 # output in $res/KEY.kv, the tracer's stdout/stderr in $res/KEY.out / KEY.err.
@@ -253,14 +266,22 @@ kv() { sed -n "s/^$2=//p" "$res/$1.kv" | tail -n1; }  # kv KEY FIELD
 if want startup; then
   wait_quiet startup
   for t in execve_dumb execve_enriched tcp_tracker tcp_duration; do
-    for side in ours theirs; do
-      if [ $side = ours ] && ! have "$t"; then continue; fi
+    # ours: a warm start (the cache entry made by one unmeasured run); cold: --no-cache.
+    if have "$t"; then
+      # shellcheck disable=SC2086
+      trace "startup-prime-$t" --settle 0 -- $(ours_cmd "$t") || true
+    fi
+    for side in ours cold theirs bpftrace; do
+      if [ $side != theirs ] && [ $side != bpftrace ] && ! have "$t"; then continue; fi
       cmd=$(${side}_cmd "$t")
+      [ -n "$cmd" ] || continue
+      ready=()
+      [ $side = bpftrace ] && ready=(--ready-stdout)
       log "start-up: $side $t x$STARTUP_RUNS"
       for i in $(seq "$STARTUP_RUNS"); do
         key=startup-$side-$t-$i
         # shellcheck disable=SC2086
-        trace "$key" --settle 1 -- $cmd || continue
+        trace "$key" "${ready[@]}" --settle 1 -- $cmd || continue
         put "startup/$t/$side $(kv "$key" startup_s)"
         for f in vmhwm_kib rss_anon_kib rss_file_kib; do put "mem/$t/$side/$f $(kv "$key" $f)"; done
       done

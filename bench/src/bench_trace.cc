@@ -3,12 +3,13 @@
 // it is attached and measures the tracer's CPU time and its BPF programs' run time
 // around that workload, then stops it with SIGINT (SIGKILL if it does not exit).
 //
-//   bench_trace [--out FILE] [--err FILE] [--attach-timeout S] [--settle S]
+//   bench_trace [--out FILE] [--err FILE] [--ready-stdout] [--attach-timeout S] [--settle S]
 //               [--run 'SHELL COMMAND'] [--run-timeout S] [--drain S] [--stop-timeout S]
 //               -- TRACER [ARGS...]
 //
 // Prints key=value lines on stdout (the workload's own stdout passes through):
-//   startup_s           fork to the "Attached" line
+//   startup_s           fork to the "Attached" line (on stdout with --ready-stdout, for
+//                       bpftrace, whose BEGIN probe prints it once every probe is attached)
 //   vmhwm_kib rss_anon_kib rss_file_kib    /proc/PID/status after --settle seconds
 //   cpu_ticks           utime+stime (/proc/PID/stat) spent during workload + drain
 //   cpu_ns              the same from /proc/PID/task/*/schedstat (nanoseconds)
@@ -35,6 +36,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -59,6 +61,7 @@ struct Options {
   double run_timeout = 300;
   double drain = 5.0;
   double stop_timeout = 15;
+  bool ready_stdout = false;
   std::vector<std::string> argv;
 };
 
@@ -83,6 +86,8 @@ Options parse(int argc, char** argv) {
       o.out = value("--out");
     else if (a == "--err")
       o.err = value("--err");
+    else if (a == "--ready-stdout")
+      o.ready_stdout = true;
     else if (a == "--attach-timeout")
       o.attach_timeout = std::stod(value("--attach-timeout"));
     else if (a == "--settle")
@@ -286,8 +291,8 @@ int main(int argc, char** argv) {
   Options o = parse(argc, argv);
   ::signal(SIGPIPE, SIG_IGN);
 
-  int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+  int err_pipe[2], out_pipe[2] = {-1, -1};
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0 || (o.ready_stdout && ::pipe2(out_pipe, O_CLOEXEC) != 0)) {
     std::perror("bench_trace: pipe");
     return 1;
   }
@@ -298,7 +303,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (pid == 0) {
-    int out = ::open(o.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int out = o.ready_stdout ? out_pipe[1] : ::open(o.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (out < 0) _exit(126);
     ::dup2(out, 1);
     ::dup2(err_pipe[1], 2);
@@ -311,11 +316,15 @@ int main(int argc, char** argv) {
     _exit(127);
   }
   ::close(err_pipe[1]);
+  if (o.ready_stdout) ::close(out_pipe[1]);
 
   int status = 0;
   bool exited = false;
   {
-    StderrWatcher watcher(err_pipe[0], o.err);
+    StderrWatcher err_watcher(err_pipe[0], o.err);
+    std::unique_ptr<StderrWatcher> out_watcher;
+    if (o.ready_stdout) out_watcher = std::make_unique<StderrWatcher>(out_pipe[0], o.out);
+    StderrWatcher& watcher = o.ready_stdout ? *out_watcher : err_watcher;
     while (!watcher.attached() && !watcher.closed() && seconds_since(t0) < o.attach_timeout) sleep_s(0.001);
 
     if (watcher.attached()) {
