@@ -164,10 +164,11 @@ class ExecveEnriched : public Tool {
     if (r.count("cgroup")) {
       std::string path = r["cgroup"].as<std::string>();
       if (mount.empty()) throw UsageError("--cgroup needs cgroup v2, and this host has no cgroup2 mount");
-      const std::string full = cgroup_arg_full_path(mount, path);
-      cgroup_fd_ = ::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      const std::string full = resolve_cgroup_arg(mount, path);
+      cgroup_fd_ = full.empty() ? -1 : ::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (cgroup_fd_ < 0)
-        throw UsageError("bad value for --cgroup: '" + path + "' (" + full + " is not a cgroup directory)");
+        throw UsageError("bad value for --cgroup: '" + path + "' (" + cgroup_arg_full_path(mount, path) +
+                         " is not a cgroup directory under " + mount + ")");
       config_.flags |= EXECVE_CF_CGROUP;
     }
     // Parents first, so that every fork from now on is seen; then (ready) those forked

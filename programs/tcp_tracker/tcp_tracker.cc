@@ -412,10 +412,10 @@ class TcpTracker : public Tool {
     if (r.count("cgroup")) {
       const std::string arg = r["cgroup"].as<std::string>();
       if (mount_.empty()) throw UsageError("--cgroup needs cgroup v2, and this host has no cgroup2 mount");
-      std::error_code ec;
-      const std::string full = std::filesystem::weakly_canonical(cgroup_arg_full_path(mount_, arg), ec).string();
-      if (ec || !cgroup_id_of(full) || cgroup_relative_path(mount_, full) == full)
-        throw UsageError("bad value for --cgroup: '" + arg + "' (" + full + " is not a cgroup directory)");
+      const std::string full = resolve_cgroup_arg(mount_, arg);
+      if (full.empty())
+        throw UsageError("bad value for --cgroup: '" + arg + "' (" + cgroup_arg_full_path(mount_, arg) +
+                         " is not a cgroup directory under " + mount_ + ")");
       o_.cgroup = cgroup_relative_path(mount_, full);
     }
     plan.cflags = {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(o_.max_flows)};

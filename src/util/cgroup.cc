@@ -80,6 +80,18 @@ std::string cgroup_arg_full_path(const std::string& mount, const std::string& ar
   return mount + (!arg.empty() && arg.front() == '/' ? "" : "/") + arg;
 }
 
+std::string resolve_cgroup_arg(const std::string& mount, const std::string& arg) {
+  if (mount.empty() || arg.empty()) return {};
+  std::error_code ec;
+  const std::string top = std::filesystem::weakly_canonical(mount, ec).string();
+  if (ec) return {};
+  const std::string full = std::filesystem::weakly_canonical(cgroup_arg_full_path(mount, arg), ec).string();
+  if (ec || (full != top && full.rfind(top + "/", 0) != 0)) return {};
+  struct stat st {};
+  if (::stat(full.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+  return mount + full.substr(top.size());
+}
+
 std::string cgroup_relative_path(const std::string& mount, const std::string& full) {
   std::string rel = full.substr(std::min(full.size(), mount.size()));
   while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
@@ -120,14 +132,16 @@ CgroupOwner cgroup_owner(const std::string& path) {
   return o;
 }
 
-CgroupResolver::CgroupResolver(std::string mount, int rescans_per_second)
+CgroupResolver::CgroupResolver(std::string mount, int rescans_per_second, std::chrono::milliseconds retry)
     : mount_(std::move(mount)),
       min_gap_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          std::chrono::duration<double>(1.0 / std::max(1, rescans_per_second)))) {}
+          std::chrono::duration<double>(1.0 / std::max(1, rescans_per_second)))),
+      retry_(retry) {}
 
 void CgroupResolver::rescan() {
   last_scan_ = std::chrono::steady_clock::now();
   scanned_ = true;
+  ++scans_;
   if (mount_.empty()) return;
   std::unordered_map<uint64_t, std::string> found;
   if (auto root = cgroup_id_of(mount_)) found[*root] = "/";
@@ -151,9 +165,16 @@ void CgroupResolver::rescan() {
 
 std::optional<std::string> CgroupResolver::path(uint64_t id) {
   if (auto it = paths_.find(id); it != paths_.end()) return it->second;
-  if (scanned_ && std::chrono::steady_clock::now() - last_scan_ < min_gap_) return std::nullopt;
+  const auto now = std::chrono::steady_clock::now();
+  if (auto m = missed_.find(id); m != missed_.end() && now - m->second < retry_) return std::nullopt;
+  if (scanned_ && now - last_scan_ < min_gap_) return std::nullopt;  // not a miss of this id
   rescan();
-  if (auto it = paths_.find(id); it != paths_.end()) return it->second;
+  if (auto it = paths_.find(id); it != paths_.end()) {
+    missed_.erase(id);
+    return it->second;
+  }
+  if (missed_.size() > 100000) missed_.clear();
+  missed_[id] = last_scan_;
   return std::nullopt;
 }
 

@@ -28,6 +28,9 @@ std::optional<uint64_t> cgroup_id_of(const std::string& dir);
 // relative to it ("/" for the mount itself), as CgroupResolver gives them.
 std::string cgroup_arg_full_path(const std::string& mount, const std::string& arg);
 std::string cgroup_relative_path(const std::string& mount, const std::string& full);
+// A --cgroup argument as a tool takes it: cgroup_arg_full_path, then "..", "." and symlinks
+// resolved; "" unless that is an existing directory at or under the mount.
+std::string resolve_cgroup_arg(const std::string& mount, const std::string& arg);
 // Whether cgroup PATH is TOP or below it (both relative to the mount).
 bool cgroup_path_under(const std::string& path, const std::string& top);
 
@@ -45,22 +48,29 @@ CgroupOwner cgroup_owner(const std::string& path);
 
 // Id -> path, cached. An unknown id makes the cache walk the mount again, at most
 // `rescans_per_second` times a second (a cgroup made and removed between two walks
-// stays unknown).
+// stays unknown). An id that a walk did not find is not walked for again before `retry`
+// has passed (a storm of events from a cgroup that is gone costs no walks); an id asked
+// for while the walks were rate-limited is not held back.
 class CgroupResolver {
  public:
-  explicit CgroupResolver(std::string mount, int rescans_per_second = 10);
+  explicit CgroupResolver(std::string mount, int rescans_per_second = 10,
+                          std::chrono::milliseconds retry = std::chrono::seconds(10));
   // "/" for the root cgroup, "/user.slice/..." below it; nullopt when unknown.
   std::optional<std::string> path(uint64_t id);
   const std::string& mount() const { return mount_; }
   size_t known() const { return paths_.size(); }
+  size_t scans() const { return scans_; }  // walks of the mount so far
 
  private:
   void rescan();
   std::string mount_;
   std::chrono::steady_clock::duration min_gap_;
+  std::chrono::steady_clock::duration retry_;
   std::chrono::steady_clock::time_point last_scan_{};
   bool scanned_ = false;
+  size_t scans_ = 0;
   std::unordered_map<uint64_t, std::string> paths_;
+  std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> missed_;  // id -> walk that missed it
 };
 
 }  // namespace tracekit

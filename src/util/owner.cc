@@ -55,16 +55,11 @@ const OwnerInfo& OwnerBook::get(uint32_t uid, uint64_t cgroup_id) {
   auto key = std::make_pair(uid, cgroup_id);
   if (auto it = owners_.find(key); it != owners_.end()) {
     if (it->second.cgroup || !cgroups_ || !cgroup_id) return it->second;
-    // Unknown so far: asked again (the resolver walks the mount for a cgroup made since)
-    // at most every kRetry per id: an id whose cgroup is gone stays unknown.
-    auto& next = retry_[cgroup_id];
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next) return it->second;
-    next = now + kRetry;
+    // Unknown so far: asked again. The resolver walks the mount for a cgroup made since,
+    // and holds back an id its last walk missed (CgroupResolver's retry).
     if (auto path = cgroups_->path(cgroup_id)) {
       it->second.cgroup = *path;
       it->second.names = cgroup_owner(*path);
-      retry_.erase(cgroup_id);
     }
     return it->second;
   }

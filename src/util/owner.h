@@ -44,9 +44,7 @@ class OwnerBook {
   size_t size() const { return owners_.size(); }
 
  private:
-  static constexpr std::chrono::seconds kRetry{10};
   std::unique_ptr<CgroupResolver> cgroups_;
-  std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> retry_;  // unknown ids: next try
   std::map<std::pair<uint32_t, uint64_t>, OwnerInfo> owners_;
 };
 

@@ -72,3 +72,59 @@ TEST_CASE("cgroup: ids resolve to paths, new directories after a rescan", "[cgro
   CHECK_FALSE(cgroup_id_of(root + "/missing").has_value());
   std::filesystem::remove_all(root);
 }
+
+TEST_CASE("cgroup: an id a walk missed is held back; one asked while walks were rate-limited is not", "[cgroup]") {
+  char tmpl[] = "/tmp/tkcgroup-retry-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  const std::string root = tmpl;
+  using std::chrono::milliseconds;
+  {
+    // Walks at most every 100 ms; a missed id is not walked for again for 300 ms.
+    CgroupResolver r(root, 10, milliseconds(300));
+    const uint64_t nowhere = 1;  // no directory has inode 1
+    CHECK_FALSE(r.path(nowhere));
+    CHECK(r.scans() == 1);
+    usleep(150 * 1000);  // past the rate limit, within the retry
+    CHECK_FALSE(r.path(nowhere));
+    CHECK(r.scans() == 1);
+    // A directory made now, asked for at once: the walks are rate-limited (the last was
+    // 150 ms ago, so wait it out once), and that must not count as a miss of its id.
+    usleep(60 * 1000);
+    CHECK_FALSE(r.path(2));  // a walk, and 2 is missed too
+    CHECK(r.scans() == 2);
+    std::filesystem::create_directories(root + "/late.scope");
+    const uint64_t late = *cgroup_id_of(root + "/late.scope");
+    CHECK_FALSE(r.path(late));  // within 100 ms of the last walk: not looked for
+    CHECK(r.scans() == 2);
+    usleep(120 * 1000);
+    CHECK(r.path(late) == "/late.scope");  // found at the next walk, not held back
+    CHECK(r.scans() == 3);
+    usleep(350 * 1000);  // the retry of `nowhere` is over: walked for again
+    CHECK_FALSE(r.path(nowhere));
+    CHECK(r.scans() == 4);
+  }
+  std::filesystem::remove_all(root);
+}
+
+TEST_CASE("cgroup: a --cgroup argument resolves inside the mount only", "[cgroup]") {
+  char tmpl[] = "/tmp/tkcgroup-arg-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  const std::string base = tmpl;
+  const std::string mount = base + "/mnt";
+  std::filesystem::create_directories(mount + "/system.slice/a.service");
+  std::filesystem::create_directories(base + "/outside");
+  std::filesystem::create_directory_symlink(base + "/outside", mount + "/escape");
+  std::filesystem::create_directory_symlink(mount + "/system.slice", mount + "/alias");
+  CHECK(resolve_cgroup_arg(mount, "/system.slice") == mount + "/system.slice");
+  CHECK(resolve_cgroup_arg(mount, "system.slice/a.service") == mount + "/system.slice/a.service");
+  CHECK(resolve_cgroup_arg(mount, mount + "/system.slice/") == mount + "/system.slice");
+  CHECK(resolve_cgroup_arg(mount, "/system.slice/a.service/..") == mount + "/system.slice");
+  CHECK(resolve_cgroup_arg(mount, "/alias/a.service") == mount + "/system.slice/a.service");
+  CHECK(resolve_cgroup_arg(mount, "/") == mount);
+  CHECK(resolve_cgroup_arg(mount, "/..").empty());
+  CHECK(resolve_cgroup_arg(mount, "/../outside").empty());
+  CHECK(resolve_cgroup_arg(mount, "/escape").empty());
+  CHECK(resolve_cgroup_arg(mount, "/no/such/cgroup").empty());
+  CHECK(resolve_cgroup_arg("", "/system.slice").empty());
+  std::filesystem::remove_all(base);
+}
