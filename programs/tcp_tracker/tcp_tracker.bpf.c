@@ -20,9 +20,10 @@
  * Packets are parsed by tracekit/packet.bpf.h (the device's link-layer header length
  * comes from the runner as -DTK_L2_LEN).
  *
- * The flow table is reached through slot 0 of the array of maps "flow_tables", which
- * user space points at "flows". With --reset (-DTCP_TRACKER_SPARE) there is a second
- * table "flows_spare": at each report user space points slot 0 at the other table.
+ * The flow table is "flows", read in place by user space. With --reset
+ * (-DTCP_TRACKER_SPARE) it is reached through slot 0 of the array of maps "flow_tables",
+ * and there is a second table "flows_spare": at each report user space points slot 0 at
+ * the other table.
  * That map update returns only after an RCU grace period (the kernel waits for every
  * running BPF program when an array of maps is updated from user space), so no
  * program still holds a pointer into the table it then reads and empties: no count is
@@ -45,8 +46,8 @@
 BPF_TABLE("lru_hash", struct flow_key, struct flow_value, flows, TCP_TRACKER_MAX_FLOWS);
 #ifdef TCP_TRACKER_SPARE
 BPF_TABLE("lru_hash", struct flow_key, struct flow_value, flows_spare, TCP_TRACKER_MAX_FLOWS);
-#endif
 BPF_ARRAY_OF_MAPS(flow_tables, "flows", 1);
+#endif
 BPF_PERCPU_ARRAY(outside, u64, OUTSIDE_REASONS);
 /* Flows this program created; user space subtracts what it finds or drained: the rest
  * were evicted by the LRU table. */
@@ -131,7 +132,9 @@ static __always_inline int count_packet(struct __sk_buff *skb, int direction)
 	struct tk_packet pkt = {};
 	struct flow_key key = {};
 	struct flow_value zeros = {}, *v, *total;
+#ifdef TCP_TRACKER_SPARE
 	void *table;
+#endif
 	u64 bytes, segs;
 	int rc, zero = 0, created;
 
@@ -152,12 +155,24 @@ static __always_inline int count_packet(struct __sk_buff *skb, int direction)
 	bytes = skb->len + (skb->vlan_present ? TK_VLAN_HLEN : 0);
 	segs = skb->gso_segs ? skb->gso_segs : 1;
 
+#ifdef TCP_TRACKER_SPARE
 	table = flow_tables.lookup(&zero);
 	if (!table) { /* not set up by user space (yet) */
 		count_outside(OUTSIDE_NO_ENTRY);
 		return TRACKER_VERDICT;
 	}
 	v = tk_lookup_or_try_init(table, &key, &zeros, &created);
+#else
+	/* Cumulative: the table itself (no outer lookup per packet, and no RCU wait at
+	 * start-up for the outer map's update). */
+	created = 0;
+	v = flows.lookup(&key);
+	if (!v) {
+		if (flows.insert(&key, &zeros) == 0)
+			created = 1;
+		v = flows.lookup(&key);
+	}
+#endif
 	if (!v) {
 		count_outside(OUTSIDE_NO_ENTRY);
 		return TRACKER_VERDICT;

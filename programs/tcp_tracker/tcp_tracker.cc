@@ -49,10 +49,10 @@ struct Options {
   bool filtered() const { return uid || cgroup; }
 };
 
-// The maps of the program, from user space. The program reaches its flow table through
-// slot 0 of the array of maps "flow_tables" (see tcp_tracker.bpf.c).
-//  - Cumulative mode: slot 0 -> "flows", read in place every report.
-//  - --reset: two tables, "flows" and "flows_spare". A report points slot 0 at the
+// The maps of the program, from user space (see tcp_tracker.bpf.c).
+//  - Cumulative mode: the program writes "flows" directly; read in place every report.
+//  - --reset: two tables, "flows" and "flows_spare", reached through slot 0 of the
+//    array of maps "flow_tables". A report points slot 0 at the
 //    other table first, then drains the one it left. The kernel returns from that map
 //    update only after an RCU grace period (kernel/bpf/syscall.c, maybe_wait_bpf_programs:
 //    user-space updates of an array of maps wait for the running BPF programs), so
@@ -61,14 +61,15 @@ struct Options {
 class FlowTable {
  public:
   FlowTable(BpfProgram& prog, const Options& o, OwnerBook& owners)
-      : prog_(prog), owners_(owners), outer_fd_(prog.map_fd("flow_tables")), rates_(!o.reset), reset_(o.reset) {
+      : prog_(prog), owners_(owners), rates_(!o.reset), reset_(o.reset) {
     fds_[0] = prog.map_fd("flows");
     readers_.emplace_back(fds_[0]);
     if (reset_) {
+      outer_fd_ = prog.map_fd("flow_tables");
       fds_[1] = prog.map_fd("flows_spare");
       readers_.emplace_back(fds_[1]);
+      point_at(0);
     }
-    point_at(0);
   }
 
   // Reads (with --reset: swaps and drains) the flow table; rates over `seconds`.
@@ -185,7 +186,7 @@ class FlowTable {
 
   BpfProgram& prog_;
   OwnerBook& owners_;
-  int outer_fd_;
+  int outer_fd_ = -1;
   int fds_[2] = {-1, -1};
   std::vector<HashMapReader> readers_;
   size_t active_ = 0;

@@ -276,7 +276,14 @@ int BpfProgram::load_function(const std::string& fn, bpf_prog_type type) {
   if (!p) throw Error("BPF function " + fn + " not found in the program");
   std::vector<bpf_insn> insns = p->insns;
   for (const auto& r : p->relocs) insns[r.insn].imm = maps_[r.map].get();
-  std::string name = fn.substr(0, BPF_OBJ_NAME_LEN - 1);
+  // The kernel's name for it, as bcc gives it: without bcc's section prefix, 15 chars.
+  std::string name = fn;
+  for (const char* prefix : {"kprobe__", "kretprobe__", "tracepoint__", "raw_tracepoint__"})
+    if (name.rfind(prefix, 0) == 0) {
+      name = name.substr(std::strlen(prefix));
+      break;
+    }
+  name = name.substr(0, BPF_OBJ_NAME_LEN - 1);
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .kern_version = artifact_.kern_version);
   int fd = bpf_prog_load(type, name.c_str(), artifact_.license.c_str(), insns.data(), insns.size(), &opts);
   if (fd < 0) {

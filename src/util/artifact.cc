@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -83,12 +82,20 @@ bool good_name(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '.'; });
 }
 
+// At most `max` bytes of a file, read in pieces: nothing of the size of `max` is allocated
+// (sysfs and tracefs files report no size to fstat).
 std::optional<std::string> read_small_file(const std::string& path, size_t max = 4u << 20) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string s(max, '\0');
-  in.read(s.data(), static_cast<std::streamsize>(max));
-  s.resize(static_cast<size_t>(in.gcount()));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string s;
+  char buf[16384];
+  while (s.size() < max) {
+    ssize_t n = ::read(fd, buf, std::min(sizeof buf, max - s.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    s.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
   return s;
 }
 

@@ -385,11 +385,7 @@ struct Tracker {
   explicit Tracker(long max_flows) {
     tracekit::LoadOptions load{"", {"-DTCP_TRACKER_MAX_FLOWS=" + std::to_string(max_flows)}, true, false};
     prog.load(tcp_tracker_bpf_text, load);
-    fd = prog.load_function("trace_tcp_tracker_ingress", BPF_PROG_TYPE_SCHED_CLS);
-    // As the tool does: slot 0 of the array of maps "flow_tables" is the flow table.
-    const uint32_t slot = 0;
-    const int flows = prog.map_fd("flows");
-    REQUIRE(bpf_map_update_elem(prog.map_fd("flow_tables"), &slot, &flows, BPF_ANY) == 0);
+    fd = prog.load_function("trace_tcp_tracker_ingress", BPF_PROG_TYPE_SCHED_CLS);  // writes "flows"
   }
   uint64_t outside(uint32_t reason) { return prog.sum_percpu_u64("outside", reason); }
 };

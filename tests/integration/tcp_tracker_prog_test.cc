@@ -169,14 +169,17 @@ class Prog {
     prog_.load(tcp_tracker_bpf_text, load);
     fd_ = prog_.load_function("trace_tcp_tracker_ingress", BPF_PROG_TYPE_SCHED_CLS);
     flows_fd_ = prog_.map_fd("flows");
-    if (spare) spare_fd_ = prog_.map_fd("flows_spare");
-    tables_fd_ = prog_.map_fd("flow_tables");
     outside_fd_ = prog_.map_fd("outside");
     cpus_ = static_cast<size_t>(libbpf_num_possible_cpus());
-    point_at(flows_fd_);
+    flows_fd_now_ = flows_fd_;
+    if (spare) {
+      spare_fd_ = prog_.map_fd("flows_spare");
+      tables_fd_ = prog_.map_fd("flow_tables");
+      point_at(flows_fd_);
+    }
   }
 
-  // Points slot 0 of flow_tables at a table (as the tool does); -1 empties the slot.
+  // --reset: points slot 0 of flow_tables at a table (as the tool does); -1 empties it.
   void point_at(int table_fd) {
     const uint32_t slot = 0;
     if (table_fd < 0)
