@@ -4,8 +4,10 @@
  * Port of the "execve() tracing (Enriched Version)" experiment: the original sent
  * {pid, uid, comm, a constant message} through BPF_PERF_OUTPUT at sys_enter. Here
  * sys_enter builds the event (who, what file, which argv) and parks it per thread;
- * sys_exit adds the return value and sends it. Nothing reads kernel-internal structs:
- * the parent pid comes from the sched:sched_process_fork tracepoint.
+ * sys_exit adds the return value and sends it. The parent pid is current->real_parent->tgid,
+ * read at offsets user space takes from the running kernel's BTF (config[0]); on a kernel
+ * without BTF it comes from the sched:sched_process_fork tracepoint instead (the map
+ * "parents", with sched_process_exit removing entries).
  *
  * Filters (uid, pid, ppid, result, cgroup) are not cflags: user space sets config[0]
  * (struct execve_config) after the load, so they never change the compiled program.
@@ -28,6 +30,8 @@
 static long (*read_user)(void *dst, u32 size, const void *src) = (void *)BPF_FUNC_probe_read_user;
 static long (*read_user_str)(void *dst, u32 size, const void *src) =
 	(void *)BPF_FUNC_probe_read_user_str;
+/* The same for bpf_probe_read_kernel: the parent through task_struct offsets from BTF. */
+static long (*read_kernel)(void *dst, u32 size, const void *src) = (void *)BPF_FUNC_probe_read_kernel;
 
 #ifndef AT_FDCWD
 #define AT_FDCWD -100
@@ -136,6 +140,7 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 
 	struct execve_config *cf = config.lookup(&zero);
 	u32 filters;
+	int have_parent = 0;
 
 	if (!cf)
 		return 0;
@@ -146,9 +151,21 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 		return 0;
 	if ((filters & EXECVE_CF_CGROUP) && cgroup_filter.check_current_task(0) != 1)
 		return 0;
-	parent = parents.lookup(&pid);
-	if (parent)
-		ppid = *parent;
+	if (cf->task_real_parent_off) {
+		/* current->real_parent->tgid, what /proc/PID/stat shows as the parent. */
+		const char *task = (const char *)bpf_get_current_task();
+		const char *up = NULL;
+
+		if (read_kernel(&up, sizeof(up), task + cf->task_real_parent_off) == 0 && up &&
+		    read_kernel(&ppid, sizeof(ppid), up + cf->task_tgid_off) == 0)
+			have_parent = 1;
+	} else {
+		parent = parents.lookup(&pid);
+		if (parent) {
+			ppid = *parent;
+			have_parent = 1;
+		}
+	}
 	if ((filters & EXECVE_CF_PPID) && ppid != cf->ppid)
 		return 0;
 
@@ -164,7 +181,7 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	e->gid = uid_gid >> 32;
 	e->ret = 0;
 	e->argc = 0;
-	e->flags = parent ? 0 : EXECVE_F_PPID_UNKNOWN;
+	e->flags = have_parent ? 0 : EXECVE_F_PPID_UNKNOWN;
 	e->args_cut = 0;
 	e->syscall = syscall;
 	e->dirfd = dirfd;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/kernel_btf.h"
 #include "execve_enriched.h"
 #include "execve_format.h"
 #include "runtime/runner.h"
@@ -171,25 +172,45 @@ class ExecveEnriched : public Tool {
                          " is not a cgroup directory under " + mount + ")");
       config_.flags |= EXECVE_CF_CGROUP;
     }
-    // Parents first, so that every fork from now on is seen; then (ready) those forked
-    // before. Before the syscall probes: the path an exec's sys_enter could not read,
-    // and execs from non-leader threads (see the BPF text).
-    plan.probes = {
-        Probe::tracepoint("sched:sched_process_fork", "tracepoint__sched__sched_process_fork"),
-        Probe::tracepoint("sched:sched_process_exit", "tracepoint__sched__sched_process_exit"),
-        Probe::tracepoint("sched:sched_process_exec", "tracepoint__sched__sched_process_exec"),
-        Probe::syscall("execve", false, "tracepoint__syscalls__sys_enter_execve", "syscall__execve"),
-        Probe::syscall("execve", true, "tracepoint__syscalls__sys_exit_execve", "execve_return"),
-        Probe::syscall("execveat", false, "tracepoint__syscalls__sys_enter_execveat", "syscall__execveat"),
-        Probe::syscall("execveat", true, "tracepoint__syscalls__sys_exit_execveat", "execve_return"),
-    };
+    // The parent: current->real_parent->tgid at offsets from the kernel's BTF; without
+    // BTF, a pid -> parent map kept by the fork and exit tracepoints.
+    auto parent_off = kernel_member_offset("task_struct", "real_parent");
+    auto tgid_off = kernel_member_offset("task_struct", "tgid");
+    bookkeeping_ = !parent_off || !tgid_off || *parent_off == 0;
+    if (!bookkeeping_) {
+      config_.task_real_parent_off = *parent_off;
+      config_.task_tgid_off = *tgid_off;
+      spdlog::debug("parents from task_struct (BTF: real_parent at {}, tgid at {})", *parent_off, *tgid_off);
+    } else {
+      spdlog::debug("no task_struct offsets from BTF: parents from the fork and exit tracepoints");
+    }
+    // Parents first (bookkeeping), so that every fork from now on is seen; then (ready)
+    // those forked before. Before the syscall probes: the path an exec's sys_enter could
+    // not read, and execs from non-leader threads (see the BPF text).
+    plan.probes.clear();
+    if (bookkeeping_)
+      plan.probes = {
+          Probe::tracepoint("sched:sched_process_fork", "tracepoint__sched__sched_process_fork"),
+          Probe::tracepoint("sched:sched_process_exit", "tracepoint__sched__sched_process_exit"),
+      };
+    plan.probes.insert(
+        plan.probes.end(),
+        {
+            Probe::tracepoint("sched:sched_process_exec", "tracepoint__sched__sched_process_exec"),
+            Probe::syscall("execve", false, "tracepoint__syscalls__sys_enter_execve", "syscall__execve"),
+            Probe::syscall("execve", true, "tracepoint__syscalls__sys_exit_execve", "execve_return"),
+            Probe::syscall("execveat", false, "tracepoint__syscalls__sys_enter_execveat", "syscall__execveat"),
+            Probe::syscall("execveat", true, "tracepoint__syscalls__sys_exit_execveat", "execve_return"),
+        });
     plan.events_map = "events";
     plan.doing = "tracing execve";
   }
 
   void ready(Runtime& rt) override {
-    size_t seeded = seed_parents(rt.prog().map_fd("parents"));
-    spdlog::debug("seeded {} parent pids from /proc", seeded);
+    if (bookkeeping_) {
+      size_t seeded = seed_parents(rt.prog().map_fd("parents"));
+      spdlog::debug("seeded {} parent pids from /proc", seeded);
+    }
     rt.out().write(execve_enriched::HeaderRecord(columns_));
   }
 
@@ -269,6 +290,7 @@ class ExecveEnriched : public Tool {
   std::unique_ptr<CgroupResolver> resolver_;
   int cgroup_fd_ = -1;
   execve_config config_{};
+  bool bookkeeping_ = false;  // parents from the fork/exit tracepoints (no BTF)
   execve_event ev_{};
   MonotonicToWall to_wall_;
   uint64_t printed_ = 0, filtered_ = 0, malformed_ = 0;

@@ -47,6 +47,11 @@ struct execve_config {
 	__u32 uid;
 	__u32 pid;
 	__u32 ppid;
+	/* Offsets in the running kernel's task_struct of real_parent and tgid, from its BTF
+	 * (user space, src/bpf/kernel_btf.h). 0: unknown, and the parent comes from the
+	 * fork/exit bookkeeping in the map "parents" instead. */
+	__u32 task_real_parent_off;
+	__u32 task_tgid_off;
 };
 
 struct execve_event {
