@@ -210,20 +210,20 @@ static __always_inline int track(struct __sk_buff *skb, int egress)
 	flags = pkt.tcp_flags;
 	hs = flags & (TK_TCP_SYN | TK_TCP_ACK | TK_TCP_RST);
 
-	now = bpf_ktime_get_ns();
 	len = skb->len;
 	c = lookup_conn(&pkt, &k, &src_is_b, &dir);
-	if (hs == TK_TCP_SYN) {
-		if (egress)
-			tk_egress_owner(skb, pkt.sport, &o);
-		on_syn(&k, c, src_is_b, len, now, &o);
-		return TC_ACT_UNSPEC;
-	}
-	if (!c) {
+	if (!c && hs != TK_TCP_SYN) {
 		if (flags & TK_TCP_RST)
 			stat_inc(TD_STAT_ORPHAN_RST);
 		else if (flags & TK_TCP_FIN)
 			stat_inc(TD_STAT_ORPHAN_FIN);
+		return TC_ACT_UNSPEC; /* not a tracked connection: no clock read */
+	}
+	now = bpf_ktime_get_ns();
+	if (hs == TK_TCP_SYN) {
+		if (egress)
+			tk_egress_owner(skb, pkt.sport, &o);
+		on_syn(&k, c, src_is_b, len, now, &o);
 		return TC_ACT_UNSPEC;
 	}
 	count(c, dir, len);

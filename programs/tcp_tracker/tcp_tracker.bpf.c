@@ -104,8 +104,15 @@ static __always_inline void find_owner(struct __sk_buff *skb, struct tk_packet *
 			owners.delete(k); /* (here on a SYN, or with nothing remembered) */
 		}
 	} else {
-		if (v->owned && !(pkt->tcp_flags & (TK_TCP_SYN | TK_TCP_RST)))
-			return;
+		if (!(pkt->tcp_flags & (TK_TCP_SYN | TK_TCP_RST))) {
+			if (v->owned)
+				return;
+			/* Unowned: the reverse direction's owner may come with the next egress
+			 * packets. Looked for on each of the first packets, then on every 64th: a
+			 * flow with no local socket (forwarded) does not pay a lookup per packet. */
+			if (v->packets >= 16 && (v->packets & 63) != 0)
+				return;
+		}
 		__builtin_memcpy(r.saddr, k->daddr, 16);
 		__builtin_memcpy(r.daddr, k->saddr, 16);
 		r.sport = k->dport;

@@ -33,9 +33,9 @@ long proc_ppid_of_self() {
 }
 
 struct Orphan {
-  pid_t pid = -1;        // the process that made the exec
-  pid_t forker = -1;     // the process that forked it, gone before the exec
-  long proc_ppid = -1;   // its parent as /proc showed it just before the exec
+  pid_t pid = -1;       // the process that made the exec
+  pid_t forker = -1;    // the process that forked it, gone before the exec
+  long proc_ppid = -1;  // its parent as /proc showed it just before the exec
 };
 
 // Forks A, which forks G and exits; G waits to be reparented, notes /proc's parent, and
