@@ -221,7 +221,7 @@ def section(dirs):
     w("")
     configs = [("none", "no tracer"), ("ours", "ours, ring buffer, text"), ("ours_json", "ours, ring buffer, JSON"),
                ("ours_perf", "ours, perf buffer, text"), ("ours_json_perf", "ours, perf buffer, JSON"),
-               ("theirs", "theirs (Python, perf buffer)")]
+               ("theirs", "theirs (Python, perf buffer)"), ("bpftrace", "bpftrace 0.17 (bench/bpftrace)")]
     w("| | " + " | ".join(c[1] for c in configs) + " |")
     w("| --- | " + " | ".join("---:" for _ in configs) + " |")
     base_rate = med(data, "storm/none/rate")

@@ -317,7 +317,9 @@ storm_traced() {  # storm_traced CONFIG REP CMD...
   local config=$1 rep=$2
   shift 2
   local key=storm-$config-$rep
-  trace "$key" --settle 1 --drain 30 --run "$hb/bench_storm -n $EXECS -j 2" -- "$@" || return 0
+  local ready=()
+  [ "$config" = bpftrace ] && ready=(--ready-stdout)  # its BEGIN line is on stdout
+  trace "$key" "${ready[@]}" --settle 1 --drain 30 --run "$hb/bench_storm -n $EXECS -j 2" -- "$@" || return 0
   # The storm's events: the caller's comm is bench_storm (and ours names the file);
   # all events: every event line (the tracer also saw the rest of the machine's execs).
   # Ours in text mode: the lines that start with a PID (not the column header nor the
@@ -328,12 +330,16 @@ storm_traced() {  # storm_traced CONFIG REP CMD...
   local json_event='^\{("tool":"execve_enriched","type":"event",|"timestamp":)'
   case $config in
     ours_json*|before_json*)
-      storm_events=$(grep -E "$json_event" "$res/$key.out" |
-                       grep -cE ',"comm":"bench_storm","filename":"/bin/true",.*,"ret":0,' || true)
+      # (the cgroup fields sit between comm and filename since the owner work)
+      storm_events=$(grep -E "$json_event" "$res/$key.out" | grep -F '"comm":"bench_storm",' |
+                       grep -F '"filename":"/bin/true",' | grep -cF ',"ret":0,' || true)
       all_events=$(grep -cE "$json_event" "$res/$key.out" || true) ;;
     ours*|before*)
       storm_events=$(grep -cE '^[0-9]+ .* bench_storm +0 +/bin/true( |$)' "$res/$key.out" || true)
       all_events=$(grep -cE '^[0-9]+ ' "$res/$key.out" || true) ;;
+    bpftrace)  # "PID PPID UID COMM FILENAME ARGS..." (bench/bpftrace/execve_enriched.bt)
+      storm_events=$(grep -cE '^[0-9]+ [0-9]+ [0-9]+ bench_storm /bin/true( |$)' "$res/$key.out" || true)
+      all_events=$(grep -cE '^[0-9]+ [0-9]+ [0-9]+ ' "$res/$key.out" || true) ;;
     *)
       storm_events=$(grep -c 'Command =  bench_storm,' "$res/$key.out" || true)
       all_events=$(grep -c '^PID = ' "$res/$key.out" || true) ;;
@@ -341,7 +347,10 @@ storm_traced() {  # storm_traced CONFIG REP CMD...
   # execve calls seen by the BPF side: run_cnt of the sys_enter/exit_execve program
   # (bcc names both "syscalls__sys_e..."; they run equally often).
   local bpf_execs
-  bpf_execs=$(sed -n 's/^bpf_prog=[0-9]*:syscalls__sys_e[^:]*:[0-9]*:\([0-9]*\)$/\1/p' "$res/$key.kv" | sort -n | tail -n1)
+  # (bcc names both "syscalls__sys_e..."; they run equally often; bpftrace names its one
+  # program after the tracepoint, "sys_enter_execve" cut to 15 characters.)
+  bpf_execs=$(sed -n 's/^bpf_prog=[0-9]*:\(syscalls__sys_e\|sys_enter_execv\|tracepoint_sysc\)[^:]*:[0-9]*:\([0-9]*\)$/\2/p' \
+                "$res/$key.kv" | sort -n | tail -n1)
   put "storm/$config/rate $(kv "$key" rate)"
   put "storm/$config/execs $(kv "$key" execs)"
   put "storm/$config/events ${storm_events:-0}"
@@ -382,6 +391,10 @@ if want storm; then
     fi
     # shellcheck disable=SC2046
     storm_traced theirs "$rep" $(theirs_cmd execve_enriched)
+    if command -v bpftrace >/dev/null; then
+      # shellcheck disable=SC2046
+      storm_traced bpftrace "$rep" $(bpftrace_cmd execve_enriched)
+    fi
   done
   sysctl -qw kernel.bpf_stats_enabled="$stats_old"
 fi

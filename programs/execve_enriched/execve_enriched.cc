@@ -174,8 +174,9 @@ class ExecveEnriched : public Tool {
     }
     // The parent: current->real_parent->tgid at offsets from the kernel's BTF; without
     // BTF, a pid -> parent map kept by the fork and exit tracepoints.
-    auto parent_off = kernel_member_offset("task_struct", "real_parent");
-    auto tgid_off = kernel_member_offset("task_struct", "tgid");
+    const auto offsets = kernel_member_offsets("task_struct", {"real_parent", "tgid"});
+    const auto& parent_off = offsets[0];
+    const auto& tgid_off = offsets[1];
     bookkeeping_ = !parent_off || !tgid_off || *parent_off == 0;
     if (!bookkeeping_) {
       config_.task_real_parent_off = *parent_off;

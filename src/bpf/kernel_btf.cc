@@ -18,15 +18,6 @@ struct BtfFree {
   void operator()(btf* b) const { btf__free(b); }
 };
 
-btf* vmlinux_btf() {
-  static std::unique_ptr<btf, BtfFree> loaded = [] {
-    btf* b = btf__load_vmlinux_btf();
-    if (!b) spdlog::debug("no kernel BTF: {}", std::strerror(errno));
-    return std::unique_ptr<btf, BtfFree>(b);
-  }();
-  return loaded.get();
-}
-
 // Offset in bytes of `member` inside the struct/union `type_id`, recursing into
 // anonymous members.
 std::optional<uint32_t> find_member(const btf* b, uint32_t type_id, const std::string& member) {
@@ -51,13 +42,19 @@ std::optional<uint32_t> find_member(const btf* b, uint32_t type_id, const std::s
 
 }  // namespace
 
-std::optional<uint32_t> kernel_member_offset(const std::string& type, const std::string& member) {
-  if (const char* off = std::getenv("TRACEKIT_NO_BTF"); off && *off) return std::nullopt;  // tests: the fallbacks
-  btf* b = vmlinux_btf();
-  if (!b) return std::nullopt;
-  int id = btf__find_by_name_kind(b, type.c_str(), BTF_KIND_STRUCT);
-  if (id < 0) return std::nullopt;
-  return find_member(b, static_cast<uint32_t>(id), member);
+std::vector<std::optional<uint32_t>> kernel_member_offsets(const std::string& type,
+                                                           const std::vector<std::string>& members) {
+  std::vector<std::optional<uint32_t>> out(members.size());
+  if (const char* off = std::getenv("TRACEKIT_NO_BTF"); off && *off) return out;  // tests: the fallbacks
+  std::unique_ptr<btf, BtfFree> b(btf__load_vmlinux_btf());
+  if (!b) {
+    spdlog::debug("no kernel BTF: {}", std::strerror(errno));
+    return out;
+  }
+  int id = btf__find_by_name_kind(b.get(), type.c_str(), BTF_KIND_STRUCT);
+  if (id < 0) return out;
+  for (size_t i = 0; i < members.size(); ++i) out[i] = find_member(b.get(), static_cast<uint32_t>(id), members[i]);
+  return out;
 }
 
 }  // namespace tracekit
