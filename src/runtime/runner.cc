@@ -136,6 +136,7 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   const auto& r = *parsed;
   const ToolInfo& info = cli.info();
   const CommonOptions& common = cli.common();
+  quiet_libbpf(common.verbose);  // libbpf's own messages (no BTF, ...) only with -v
   Plan plan;
   tool.configure(r, common, plan);
 
