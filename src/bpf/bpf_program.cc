@@ -224,7 +224,6 @@ void BpfProgram::compile(const char* text, const LoadOptions& options) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (art) {
       spdlog::debug("compile cache: hit {} ({:.1f} ms)", cache->path(key), ms);
-      source_ = CompileSource::Cache;
     } else if (!why.empty()) {
       spdlog::warn("compile cache: ignoring {}; compiling again", why);
     } else {
@@ -233,7 +232,6 @@ void BpfProgram::compile(const char* text, const LoadOptions& options) {
   }
   if (!art) {
     art = run_compiler(text, options.cflags);
-    source_ = CompileSource::Compiler;
     if (cache) {
       std::string why = cache->store(key, *art);
       if (why.empty())

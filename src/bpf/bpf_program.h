@@ -38,9 +38,6 @@ struct LoadOptions {
   std::string cache_dir;            // --cache-dir (empty: default_cache_dir())
 };
 
-// Where the compile came from, for logs and tests.
-enum class CompileSource { None, Cache, Compiler };
-
 // A syscall probe: function names in the BPF text for each attach kind.
 struct SyscallProbe {
   std::string syscall;        // "execve"
@@ -70,8 +67,7 @@ class BpfProgram {
   // Loads `fn` as a program of `type` and returns its fd (owned by the BpfProgram).
   int load_function(const std::string& fn, bpf_prog_type type);
 
-  // Returns freed heap to the kernel once every program is loaded (malloc_trim); the
-  // instructions are dropped.
+  // Returns freed heap to the kernel once every program is loaded (malloc_trim).
   void free_compiler_memory();
 
   // File descriptor of a map declared in the text.
@@ -84,9 +80,6 @@ class BpfProgram {
   // programs and perf buffers stay, so that what is in flight can still be read).
   void detach_probes();
 
-  CompileSource source() const { return source_; }
-  const Artifact& artifact() const { return artifact_; }
-
   // Every function loaded so far (load_function and the attach_* calls), in load order.
   struct Loaded {
     std::string name;
@@ -98,7 +91,6 @@ class BpfProgram {
   void create_maps();
 
   Artifact artifact_;
-  CompileSource source_ = CompileSource::None;
   std::vector<UniqueFd> maps_;  // by artifact map index
   std::vector<UniqueFd> prog_fds_;
   bool preflight_done_ = false;

@@ -154,7 +154,6 @@ int Runner::run(Tool& tool, int argc, char** argv) {
   if (info.tc) {
     if (common.ifname.empty()) throw UsageError("missing interface (IFACE)", "e.g. veth0; see --help");
     tc = std::make_unique<TcAttacher>(common.ifname);  // exit 2 for a bad name, before the compile
-    quiet_libbpf(common.verbose);
     LinkType link = link_type(common.ifname);
     if (link.l2_len < 0)
       throw Error("cannot parse the packets of " + common.ifname + ": device type " + std::to_string(link.type) +

@@ -444,35 +444,39 @@ std::string ArtifactCache::store(const Digest& key, const Artifact& a) const {
   std::string why;
   int dfd = open_dir(true, &why);
   if (dfd < 0) return why;
-  std::string name = hex(key) + ".bpfa";
-  std::string tmp = "." + name + "." + std::to_string(::getpid()) + ".tmp";
-  std::string bytes = serialize_artifact(a, key);
+  const std::string name = hex(key) + ".bpfa";
+  const std::string tmp = "." + name + "." + std::to_string(::getpid()) + ".tmp";
+  const std::string bytes = serialize_artifact(a, key);
+  const char* step = nullptr;  // the first step that failed, with its errno
+  int err = 0;
+  auto fail = [&](const char* what) {
+    if (!step) {
+      step = what;
+      err = errno;
+    }
+  };
   int fd = ::openat(dfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
-    why = "cannot write in " + dir_ + ": " + std::strerror(errno);
-    ::close(dfd);
-    return why;
+    fail("create");
+  } else {
+    if (::fchmod(fd, 0600) != 0) fail("chmod");
+    for (size_t done = 0; !step && done < bytes.size();) {
+      ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        fail("write");
+      else
+        done += static_cast<size_t>(n);
+    }
+    if (!step && ::fsync(fd) != 0) fail("fsync");
+    if (::close(fd) != 0) fail("close");
+    if (!step && ::renameat(dfd, tmp.c_str(), dfd, name.c_str()) != 0) fail("rename");
+    if (step) ::unlinkat(dfd, tmp.c_str(), 0);
   }
-  bool ok = ::fchmod(fd, 0600) == 0;
-  for (size_t done = 0; ok && done < bytes.size();) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  int e = errno;
-  ok = (::close(fd) == 0) && ok;
-  ok = ok && ::renameat(dfd, tmp.c_str(), dfd, name.c_str()) == 0;
-  if (!ok) {
-    if (e == 0) e = errno;
-    ::unlinkat(dfd, tmp.c_str(), 0);
-    ::close(dfd);
-    return "cannot write " + path(key) + ": " + std::strerror(e);
-  }
-  ::fsync(dfd);
+  if (!step) ::fsync(dfd);  // the rename itself
   ::close(dfd);
-  return {};
+  if (!step) return {};
+  return "cannot write " + path(key) + " (" + step + "): " + std::strerror(err);
 }
 
 std::string default_cache_dir() {

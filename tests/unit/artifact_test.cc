@@ -1,6 +1,8 @@
 // The compile cache's file format, its trust checks and its key (util/artifact.h).
 #include "util/artifact.h"
 
+#include "temp_dir.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,18 +17,6 @@ namespace fs = std::filesystem;
 using namespace tracekit;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/tk-artifact-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
   bpf_insn i{};
@@ -181,7 +171,7 @@ TEST_CASE("artifact: structural checks catch what a checksum cannot", "[artifact
 }
 
 TEST_CASE("artifact cache: store, load, and every untrusted entry is a miss with a reason", "[artifact]") {
-  TempDir tmp;
+  TempDir tmp("tk-artifact");
   fs::path dir = tmp.path / "cache";
   ArtifactCache cache(dir.string());
   Digest k = key_of("inputs");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.h"
 #include "util/error.h"
 #include "util/kernel_headers.h"
 
@@ -13,14 +14,6 @@ namespace fs = std::filesystem;
 using namespace tracekit;
 
 namespace {
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/tk-headers-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 void touch(const fs::path& p) {
   fs::create_directories(p.parent_path());
