@@ -9,20 +9,31 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 
-#include "faults.h"
 #include "harness.h"
 #include "jsonl.h"
 #include "netns.h"
 
 namespace fs = std::filesystem;
-using faults::TempDir;
 using harness::Json;
 using harness::ToolProcess;
 using testnet::TestNet;
 
 namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/tk-cache-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
 
 std::vector<fs::path> entries(const fs::path& dir) {
   std::vector<fs::path> out;
@@ -126,9 +137,8 @@ TcpResult tcp_run(const fs::path& cache, const fs::path& out, TestNet& net, uint
 }  // namespace
 
 TEST_CASE("cache: a cold and a warm run of every tool count the same", "[cache][root]") {
-  TempDir tmp("cache");
-  const fs::path base = tmp.path();
-  fs::path cache = base / "c";
+  TempDir tmp;
+  fs::path cache = tmp.path / "c";
   SECTION("execve_dumb and execve_enriched: 23 execs") {
     ExecResult cold = exec_run(cache);
     CHECK(cold.source_dumb == "compiler");
@@ -147,12 +157,12 @@ TEST_CASE("cache: a cold and a warm run of every tool count the same", "[cache][
     TestNet net("ca");
     const uint16_t port = 5301;
     testnet::TcpServer server(net.ns(), port);
-    TcpResult cold = tcp_run(cache, base, net, port);
+    TcpResult cold = tcp_run(cache, tmp.path, net, port);
     CHECK(cold.source_tracker == "compiler");
     CHECK(cold.source_duration == "compiler");
     size_t stored = entries(cache).size();
     CHECK(stored >= 2);
-    TcpResult warm = tcp_run(cache, base, net, port);
+    TcpResult warm = tcp_run(cache, tmp.path, net, port);
     CHECK(warm.source_tracker == "cache");
     CHECK(warm.source_duration == "cache");
     CHECK(entries(cache).size() == stored);
@@ -166,9 +176,8 @@ TEST_CASE("cache: a cold and a warm run of every tool count the same", "[cache][
 }
 
 TEST_CASE("cache: a corrupted entry costs one warning, a correct run and a repaired entry", "[cache][root]") {
-  TempDir tmp("cache");
-  const fs::path base = tmp.path();
-  fs::path cache = base / "c";
+  TempDir tmp;
+  fs::path cache = tmp.path / "c";
   auto run = [&](const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{harness::tool_path("execve_dumb"), "-d", "1", "-j", "--cache-dir", cache};
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -179,7 +188,11 @@ TEST_CASE("cache: a corrupted entry costs one warning, a correct run and a repai
   auto files = entries(cache);
   REQUIRE(files.size() == 1);
   fs::path entry = files[0];
-  std::string bytes = faults::read_file(entry);
+  std::string bytes;
+  {
+    std::ifstream in(entry, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   REQUIRE(bytes.size() > 64);
 
   SECTION("a flipped bit") {
@@ -189,8 +202,8 @@ TEST_CASE("cache: a corrupted entry costs one warning, a correct run and a repai
   SECTION("truncated") { fs::resize_file(entry, bytes.size() / 3); }
   SECTION("group-writable") { ::chmod(entry.c_str(), 0660); }
   SECTION("replaced by a symlink") {
-    fs::rename(entry, base / "moved");
-    fs::create_symlink(base / "moved", entry);
+    fs::rename(entry, tmp.path / "moved");
+    fs::create_symlink(tmp.path / "moved", entry);
   }
   auto second = run();
   INFO(second.err);
@@ -215,9 +228,8 @@ TEST_CASE("cache: a corrupted entry costs one warning, a correct run and a repai
 }
 
 TEST_CASE("cache: --no-cache compiles and writes nothing", "[cache][root]") {
-  TempDir tmp("cache");
-  const fs::path base = tmp.path();
-  fs::path cache = base / "never";
+  TempDir tmp;
+  fs::path cache = tmp.path / "never";
   // The default directory comes from the environment here; --no-cache must not touch it.
   std::string saved = getenv("TRACEKIT_CACHE_DIR") ? getenv("TRACEKIT_CACHE_DIR") : "";
   setenv("TRACEKIT_CACHE_DIR", cache.c_str(), 1);
