@@ -48,6 +48,9 @@ std::string compiler_path() {
     dir = dir.substr(0, dir.rfind('/'));
     std::string here = dir + "/tracekit-compile";
     if (::access(here.c_str(), X_OK) == 0) return here;
+    // An installed tree unpacked anywhere (a scratch root): <dir>/../libexec/tracekit.
+    std::string installed = dir + "/../libexec/tracekit/tracekit-compile";
+    if (::access(installed.c_str(), X_OK) == 0) return installed;
   }
   return TRACEKIT_LIBEXECDIR "/tracekit-compile";
 }
@@ -173,6 +176,8 @@ std::string syscall_fnname(const std::string& name) {
 }
 
 }  // namespace
+
+std::string compile_helper_path() { return compiler_path(); }
 
 void use_kernel_headers(const std::string& override_dir) {
   HeaderChoice choice = resolve_kernel_headers(override_dir);

@@ -29,6 +29,10 @@ void use_kernel_headers(const std::string& override_dir);
 // Needs tracefs (call after BpfProgram::preflight).
 ProbeMode resolve_probe_mode(const std::string& syscall, bool on_exit, ProbeMode mode);
 
+// The compile helper a cache miss runs: $TRACEKIT_COMPILER, tracekit-compile next to this
+// binary, <its dir>/../libexec/tracekit/, else the install's libexec directory.
+std::string compile_helper_path();
+
 struct LoadOptions {
   std::string kernel_headers;       // --kernel-headers
   std::vector<std::string> cflags;  // "-DFILTER_UID=1000", ...
