@@ -644,7 +644,7 @@ int main(int argc, char** argv) {
     if (!r.unmatched().empty()) throw UsageError("unexpected argument: " + r.unmatched().front());
     if (r.count("help")) {
       std::cout << opts.help()
-                << "Exit status: 0 when every tool can run as this user on this host, 1 when one cannot, 2 on "
+                << "\nExit status: 0 when every tool can run as this user on this host, 1 when one cannot, 2 on "
                    "bad usage.\n\nEXAMPLES:\n"
                    "  tracekit-doctor          # one line per check, with the fix\n"
                    "  tracekit-doctor --json   # the same report as one JSON object\n";
