@@ -216,8 +216,8 @@ def section(dirs):
       " summary, in JSON mode the lines of `\"type\":\"event\"`). BPF time per exec: the run_time_ns of"
       " all the tracer's programs during the storm (/proc/PID/fdinfo, kernel.bpf_stats_enabled=1 for"
       " all configurations) divided by the run_cnt of its execve tracepoint program: what one traced"
-      " exec pays, whatever number of programs the tracer hooks (ours also hooks fork and exit to know"
-      " the parent). Per program run: run_time_ns / run_cnt over all its programs.")
+      " exec pays, whatever number of programs the tracer hooks (ours: sched_process_exec and the"
+      " execve/execveat enter and exit tracepoints). Per program run: run_time_ns / run_cnt over all its programs.")
     w("")
     configs = [("none", "no tracer"), ("ours", "ours, ring buffer, text"), ("ours_json", "ours, ring buffer, JSON"),
                ("ours_perf", "ours, perf buffer, text"), ("ours_json_perf", "ours, perf buffer, JSON"),

@@ -19,6 +19,7 @@ packages=(
   "linux-headers-$arch"
   libplplot-dev plplot-driver-cairo
   iproute2 tcpdump ethtool procps file util-linux
+  dpkg-dev lintian  # scripts/package.sh: dpkg-shlibdeps and dpkg-buildflags; the .deb's check
 )
 
 missing=()

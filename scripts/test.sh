@@ -13,6 +13,11 @@ CMAKE_ARGS="-DTRACEKIT_WERROR=ON" ./scripts/setup.sh
 echo "== tests (build/)"
 ctest --test-dir build --output-on-failure --timeout 900
 
+echo "== Debian package (build-deb/): lintian, the unpacked tree, a trace from it"
+# package.sh prints only the .deb's path on stdout; the test compares with build/'s tools.
+deb=$(./scripts/package.sh)
+tests/package/package_test.sh "$deb" build
+
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
 BUILD_DIR=build-asan CMAKE_ARGS="-DTRACEKIT_WERROR=ON -DTRACEKIT_SANITIZE=ON -DTRACEKIT_CORE_ONLY=ON" ./scripts/setup.sh
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure

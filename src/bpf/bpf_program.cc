@@ -148,7 +148,8 @@ Artifact run_compiler(const char* text, const std::vector<std::string>& cflags) 
   log_captured("compile", messages);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     throw Error(first_line(messages),
-                "tracekit-compile is installed next to the tools; TRACEKIT_COMPILER names another");
+                "the helper is /usr/libexec/tracekit/tracekit-compile in an install, next to the tools in a build "
+                "tree; TRACEKIT_COMPILER names another (tracekit-doctor checks it)");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string what = WIFSIGNALED(status) ? "the compiler was killed by signal " + std::to_string(WTERMSIG(status))
                                            : std::string("Unable to initialize BPF program");

@@ -25,7 +25,7 @@ Cli::Cli(ToolInfo info) : info_(std::move(info)), options_(info_.name, info_.sum
        cxxopts::value<std::string>()->default_value("0"), "SECONDS")
     ("j,json", "print JSON lines (one object per line, docs/json.md) on stdout")
     ("T,timestamp", "text: start each line with the time (HH:MM:SS)")
-    ("v,verbose", "debug logs on stderr, including bcc's own messages")
+    ("v,verbose", "debug logs on stderr, including bcc's and libbpf's own messages")
     ("kernel-headers", "kernel header tree for bcc (default: automatic)",
        cxxopts::value<std::string>(), "DIR")
     ("no-cache", "compile the BPF program every time; read and write no compile cache")
@@ -35,8 +35,8 @@ Cli::Cli(ToolInfo info) : info_(std::move(info)), options_(info_.name, info_.sum
     ("q,quiet", "print nothing on stdout (for a service that only exports metrics)")
     ("metrics", "serve Prometheus metrics at http://ADDR:PORT/metrics (PORT alone: 127.0.0.1)",
        cxxopts::value<std::string>(), "ADDR:PORT")
-    ("metrics-textfile", "write the metrics to DIR/<tool>.prom (TC tools: <tool>-IFACE.prom) after each report, for "
-                         "node_exporter's textfile collector",
+    ("metrics-textfile", "write the metrics to DIR/<tool>.prom (TC tools: <tool>-IFACE.prom) after each report "
+                         "(execve_enriched, tcp_duration: every second), for node_exporter's textfile collector",
        cxxopts::value<std::string>(), "DIR")
     ("metrics-max-series", "at most N series per metric whose labels grow with the workload; the rest "
                            "are summed in one series labelled other",

@@ -483,7 +483,14 @@ std::string default_cache_dir() {
   if (const char* d = std::getenv("TRACEKIT_CACHE_DIR"); d && *d) return d;
   if (const char* d = std::getenv("CACHE_DIRECTORY"); d && *d) {
     std::string s = d;
-    return s.substr(0, s.find(':'));
+    s = s.substr(0, s.find(':'));
+    // With DynamicUser=, systemd makes /var/cache/NAME a symlink into /var/cache/private;
+    // the cache opens its directory with O_NOFOLLOW, so take the real path systemd set up.
+    if (char* real = ::realpath(s.c_str(), nullptr)) {
+      s = real;
+      std::free(real);
+    }
+    return s;
   }
   return "/var/cache/tracekit";
 }

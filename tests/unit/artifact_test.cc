@@ -310,6 +310,16 @@ TEST_CASE("artifact cache: the default directory", "[artifact]") {
   CHECK(default_cache_dir() == "/var/cache/tracekit");
   ::setenv("CACHE_DIRECTORY", "/var/cache/tracekit-svc:/var/cache/other", 1);
   CHECK(default_cache_dir() == "/var/cache/tracekit-svc");
+  {
+    // DynamicUser=: CACHE_DIRECTORY is a symlink into private/; the real path is used.
+    TempDir tmp;
+    const std::string real = tmp.path.string() + "/private/svc";
+    std::filesystem::create_directories(real);
+    std::filesystem::create_directory_symlink("private/svc", tmp.path.string() + "/svc");
+    ::setenv("CACHE_DIRECTORY", (tmp.path.string() + "/svc").c_str(), 1);
+    CHECK(default_cache_dir() == std::filesystem::canonical(real).string());
+    ::setenv("CACHE_DIRECTORY", "/var/cache/tracekit-svc", 1);
+  }
   ::setenv("TRACEKIT_CACHE_DIR", "/tmp/x", 1);
   CHECK(default_cache_dir() == "/tmp/x");
   ::unsetenv("TRACEKIT_CACHE_DIR");
