@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -1014,4 +1016,100 @@ TEST_CASE("tcp_tracker: each flow's local owner (uid, cgroup), both directions; 
     REQUIRE(truth.count(k) == 1);
     CHECK(t.bytes == truth[k].bytes);
   }
+}
+
+// The server side: the tracer runs in the server's netns, on the interface the clients
+// come in by. Every flow's local end is an accepted socket of a server running as
+// kClientUid in a test cgroup; its owner is that server's, on both directions, and with
+// --direction ingress (no egress program to learn it from) too.
+TEST_CASE("tcp_tracker: a local server's flows are owned by the server, also with --direction ingress",
+          "[tcp_tracker][owner]") {
+  const std::string tag = "/tracekit-srvowner-" + std::to_string(getpid());
+  TestCgroup top(tag), cg(tag + "/server");
+  if (!cg.ok()) {
+    WARN("no cgroup2 mount: skipped");
+    return;
+  }
+  TestNet net("so");
+  const uint16_t port = 5021;
+  const int kConnections = 13;
+  auto in_netns = [&](std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"/usr/bin/nsenter", "--net=/run/netns/" + net.ns(), harness::tool_path("tcp_tracker"), net.peer_if()});
+    auto p = std::make_unique<ToolProcess>(args);
+    bool attached = p->wait_for_stderr_line("Attached", 60);
+    INFO(p->err());
+    REQUIRE(attached);
+    return p;
+  };
+  auto both = in_netns({"--json", "-i", "60"});
+  auto ingress = in_netns({"--json", "-i", "60", "--direction", "ingress"});
+
+  // The server: a child that enters the netns and the cgroup, becomes kClientUid, and
+  // runs a TcpServer there until the test closes `stop`.
+  int ready[2], stop[2];
+  REQUIRE(::pipe(ready) == 0);
+  REQUIRE(::pipe(stop) == 0);
+  pid_t srv = fork();
+  REQUIRE(srv >= 0);
+  if (srv == 0) {
+    alarm(60);
+    ::close(ready[0]);
+    ::close(stop[1]);
+    int fd = ::open(("/run/netns/" + net.ns()).c_str(), O_RDONLY);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) _exit(120);
+    if (!testcg::join_cgroup(cg.path())) _exit(121);
+    if (setgid(kClientUid) != 0 || setuid(kClientUid) != 0) _exit(122);
+    {
+      testnet::TcpServer server("", port);
+      char c = 'r';
+      if (::write(ready[1], &c, 1) != 1) _exit(123);
+      ::read(stop[0], &c, 1);  // EOF when the test is done
+    }
+    _exit(0);
+  }
+  ::close(ready[1]);
+  ::close(stop[0]);
+  char c = 0;
+  const bool up = ::read(ready[0], &c, 1) == 1;
+  ::close(ready[0]);
+  std::set<unsigned> client_ports;
+  if (up) {
+    for (int i = 0; i < kConnections; ++i) {
+      auto t = testnet::tcp_transfer(i % 2 ? net.peer_ip4() : net.peer_ip6(), port, 1000ULL * i + 7, 333ULL * i + 1);
+      INFO(t.error);
+      CHECK(t.ok);
+      client_ports.insert(t.local_port);
+    }
+  }
+  ::close(stop[1]);
+  int st = 0;
+  REQUIRE(waitpid(srv, &st, 0) == srv);
+  REQUIRE(up);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  REQUIRE(client_ports.size() == static_cast<size_t>(kConnections));
+  for (auto* t : {&both, &ingress}) {
+    (*t)->signal(SIGINT);
+    REQUIRE((*t)->wait_exit(20) == 0);
+  }
+
+  auto owned = [&](ToolProcess& t, size_t want_ingress, size_t want_egress) {
+    size_t n[2] = {0, 0};
+    for (const auto& j : harness::of_type(harness::json_lines(t.out(), "tcp_tracker"), "flow")) {
+      if (!j["final"].get<bool>()) continue;
+      INFO(j.dump());
+      const bool egress = j["direction"] == "egress";
+      CHECK((egress ? j["src_port"] : j["dst_port"]).get<unsigned>() == port);
+      CHECK(client_ports.count((egress ? j["dst_port"] : j["src_port"]).get<unsigned>()) == 1);
+      REQUIRE(j["uid"].is_number());
+      CHECK(j["uid"].get<uint32_t>() == kClientUid);
+      CHECK(j["cgroup"] == cg.rel());
+      ++n[egress];
+    }
+    CHECK(n[0] == want_ingress);
+    CHECK(n[1] == want_egress);
+  };
+  owned(*both, kConnections, kConnections);
+  owned(*ingress, kConnections, 0);
 }
