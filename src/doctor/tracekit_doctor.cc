@@ -184,11 +184,27 @@ Check check_tracefs(TracefsState& st) {
   }
   struct stat s {};
   ::stat(kTracefs, &s);
-  // Opening it is the test: access() would judge by the real uid without capabilities.
+  // Readable twice over: events/ opens, and the tools' own test passes (access(), which
+  // judges by the real uid without capabilities, or CAP_DAC_READ_SEARCH held).
+  bool opens = false;
   if (DIR* d = ::opendir((std::string(kTracefs) + "/events").c_str())) {
     ::closedir(d);
+    opens = true;
+  }
+  const bool tools_accept =
+      ::access(kTracefs, R_OK | X_OK) == 0 || errno != EACCES || has_capability(CAP_DAC_READ_SEARCH);
+  if (opens && tools_accept) {
     st.readable = true;
     c.summary = fmt::format("mounted at {} (mode {:04o}), readable", kTracefs, s.st_mode & 07777);
+    return c;
+  }
+  if (opens) {
+    st.readable = true;  // the tracepoints can still be listed
+    c.status = Status::Fail;
+    c.blocks = kTracingTools;
+    c.summary = fmt::format("readable by uid {} only through a capability other than CAP_DAC_READ_SEARCH (mode {:04o})",
+                            ::geteuid(), s.st_mode & 07777);
+    c.fix = "grant CAP_DAC_READ_SEARCH: the tools ask for that one by name (docs/privileges.md)";
     return c;
   }
   c.status = Status::Fail;
@@ -213,34 +229,36 @@ Check check_tracepoints(const TracefsState& ts, bool kprobes) {
       {"execve_dumb", tracepoints_in_text(execve_dumb_bpf_text)},
       {"execve_enriched", tracepoints_in_text(execve_enriched_bpf_text)},
   };
-  // execve_dumb has no TRACEPOINT_PROBE: it attaches its function to the syscall's.
+  // execve_dumb has no TRACEPOINT_PROBE: it attaches its function to the syscall's, and
+  // --probe auto takes a kprobe instead when that tracepoint is missing. execve_enriched's
+  // TRACEPOINT_PROBEs are compiled whatever the mode: bcc needs every format file.
   by_tool["execve_dumb"].push_back("syscalls:sys_enter_execve");
   std::set<std::string> all, missing;
-  for (const auto& [tool, tps] : by_tool)
+  std::vector<std::string> notes;
+  for (const auto& [tool, tps] : by_tool) {
+    std::vector<std::string> gone;
     for (const auto& tp : tps) {
       all.insert(tp);
       auto colon = tp.find(':');
-      if (!tracepoint_exists(tp.substr(0, colon), tp.substr(colon + 1))) missing.insert(tp);
+      if (!tracepoint_exists(tp.substr(0, colon), tp.substr(colon + 1))) gone.push_back(tp);
     }
+    if (gone.empty()) continue;
+    missing.insert(gone.begin(), gone.end());
+    if (tool == "execve_dumb" && kprobes) {
+      notes.push_back("execve_dumb falls back to a kprobe (--probe auto)");
+    } else {
+      c.blocks.push_back(tool);
+      notes.push_back(tool + " needs " + join(gone));
+    }
+  }
   if (missing.empty()) {
     c.summary = fmt::format("all {} the tools use exist ({})", all.size(),
                             join(std::vector<std::string>(all.begin(), all.end())));
     return c;
   }
-  std::vector<std::string> m(missing.begin(), missing.end());
-  bool syscalls_missing = false;
-  for (const auto& tp : m)
-    if (tp.rfind("syscalls:", 0) == 0) syscalls_missing = true;
-  c.summary = "missing: " + join(m);
-  if (syscalls_missing && kprobes) {
-    c.status = Status::Warn;
-    c.fix = "the kernel lacks CONFIG_FTRACE_SYSCALLS: --probe auto falls back to kprobes";
-  } else {
-    c.status = Status::Fail;
-    c.blocks = kTracingTools;
-    c.fix = syscalls_missing ? "a kernel with CONFIG_FTRACE_SYSCALLS (syscall tracepoints) or kprobes"
-                             : "a kernel with these tracepoints";
-  }
+  c.summary = "missing: " + join(std::vector<std::string>(missing.begin(), missing.end())) + "; " + join(notes, "; ");
+  c.status = c.blocks.empty() ? Status::Warn : Status::Fail;
+  c.fix = "a kernel with CONFIG_FTRACE_SYSCALLS (syscall tracepoints) and these tracepoints";
   return c;
 }
 
@@ -288,9 +306,10 @@ Check check_kprobes(const TracefsState& ts, const std::string& release, bool& av
   if (!available) {
     c.status = Status::Info;
     std::string config = kernel_config("CONFIG_KPROBES", release);
-    c.summary = config == "n" ? "absent: CONFIG_KPROBES is not set in the running kernel's config"
-                              : "absent: no /sys/bus/event_source/devices/kprobe and no kprobe_events";
-    c.summary += " (the kernel's configuration, not an inlined or notrace function)";
+    c.summary = config == "n" ? "absent: CONFIG_KPROBES is not set in the running kernel's config (the kernel's "
+                                "configuration, not an inlined or notrace function)"
+                              : "absent: no /sys/bus/event_source/devices/kprobe and no kprobe_events (no kernel "
+                                "config to read: most likely built without CONFIG_KPROBES)";
     c.fix = "nothing needed: the tools use syscall tracepoints (--probe auto); --probe kprobe cannot work here";
     return c;
   }
@@ -374,6 +393,9 @@ Check check_tc(const std::string& release) {
   }
   // No tcx: clsact qdisc (sch_ingress) + cls_bpf filters.
   std::string sch = module_state("sch_ingress", release), cls = module_state("cls_bpf", release);
+  // A container may have no /lib/modules: the kernel's config says what is built in.
+  if (sch.empty() && kernel_config("CONFIG_NET_SCH_INGRESS", release) == "y") sch = "built in";
+  if (cls.empty() && kernel_config("CONFIG_NET_CLS_BPF", release) == "y") cls = "built in";
   if (!sch.empty() && !cls.empty()) {
     c.summary = fmt::format("no tcx (kernel {}.{} < 6.6): clsact ({}) with cls_bpf ({}); --attach auto uses clsact",
                             maj, min, sch, cls);
@@ -403,13 +425,15 @@ Check check_headers(const std::string& override_dir, const std::string& release)
   HeaderChoice choice;
   try {
     choice = resolve_kernel_headers(override_dir);
-  } catch (const Error& e) {
+  } catch (const UsageError&) {
+    throw;  // a junk --kernel-headers: exit 2, as the tools do
+  } catch (const std::exception& e) {
     c.status = Status::Fail;
     c.blocks = kAllTools;
-    c.summary = std::string("none found: ") + e.what();
+    c.summary = std::string("none usable: ") + e.what();
     c.fix =
         "apt-get install linux-headers-$(uname -r), or linux-headers-amd64 when no package matches the "
-        "running kernel (a warm compile cache still starts without them)";
+        "running kernel (the tools need a tree even when the compile cache has their programs)";
     return c;
   }
   std::string dir = choice.path.empty() ? "/lib/modules/" + release + "/build" : choice.path;
@@ -511,25 +535,44 @@ Check check_helper() {
   c.status = Status::Fail;
   c.blocks = kAllTools;
   c.summary = path + ": not found or not executable";
-  c.fix = "reinstall tracekit (the helper is /usr/libexec/tracekit/tracekit-compile), or set TRACEKIT_COMPILER";
+  c.fix = "reinstall tracekit (the package puts the helper in libexec/tracekit), or set TRACEKIT_COMPILER";
   return c;
 }
 
 Check check_cache(const std::string& dir_arg) {
   Check c{"compile-cache"};
   std::string dir = dir_arg.empty() ? default_cache_dir() : dir_arg;
+  // A service's CacheDirectory= with DynamicUser= is a symlink into private/.
+  if (char* real = ::realpath(dir.c_str(), nullptr)) {
+    dir = real;
+    std::free(real);
+  }
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0) {
     c.status = Status::Info;
     c.summary = dir + ": none yet (the first run of each tool compiles and fills it)";
     return c;
   }
-  const bool owner_ok = st.st_uid == 0 || st.st_uid == ::geteuid();
-  if (!S_ISDIR(st.st_mode) || !owner_ok || (st.st_mode & 022)) {
+  if (!S_ISDIR(st.st_mode)) {
     c.status = Status::Warn;
-    c.summary = fmt::format("{}: {} (owner {}, mode {:04o}): the tools will not trust it and compile every time", dir,
-                            S_ISDIR(st.st_mode) ? "directory" : "not a directory", st.st_uid, st.st_mode & 07777);
-    c.fix = "rm -rf " + dir + " (the tools recreate it 0700), or chown root and chmod 0700 it";
+    c.summary = dir + ": not a directory: the tools compile every time";
+    c.fix = "remove it; the tools create the directory (0700) on their first run";
+    return c;
+  }
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    c.status = Status::Warn;
+    c.summary = fmt::format("{}: owned by uid {}: a tool running as uid {} does not trust it and compiles every time",
+                            dir, st.st_uid, ::geteuid());
+    c.fix =
+        "run the doctor as the user the tool runs as (a service's cache belongs to its user), or give the "
+        "directory to that user";
+    return c;
+  }
+  if (st.st_mode & 022) {
+    c.status = Status::Warn;
+    c.summary =
+        fmt::format("{}: mode {:04o}, writable by group or others: the tools do not trust it", dir, st.st_mode & 07777);
+    c.fix = "chmod 0700 " + dir;
     return c;
   }
   size_t entries = 0;
@@ -604,7 +647,7 @@ int run(const Options& o) {
     j["tools"] = nlohmann::json::object();
     for (const auto& t : kAllTools) j["tools"][t] = {{"can_run", blocked[t].empty()}, {"blocked_by", blocked[t]}};
     j["ok"] = all_ok;
-    std::cout << j.dump() << '\n';
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   } else {
     std::cout << fmt::format("{} {}: kernel {}, uid {}\n", kName, TRACEKIT_VERSION, release, ::geteuid());
     for (const auto& c : checks) {

@@ -32,17 +32,6 @@ done
 required_sections=(NAME SYNOPSIS DESCRIPTION REQUIREMENTS OPTIONS EXAMPLES FIELDS OVERHEAD SOURCE OS
   STABILITY "SEE ALSO")
 
-# tracekit-doctor's interface until the tool has its own --help (the binary is a
-# placeholder): the page is checked against this instead, with a note.
-doctor_planned_help='Usage:
-  tracekit-doctor [OPTION...]
-
-  -h, --help                show this help and exit
-      --version             print the version and exit
-  -j, --json                print the report as one JSON object on stdout
-      --kernel-headers DIR  kernel header tree to check (default: automatic)
-      --cache-dir DIR       compile cache directory to check (default: /var/cache/tracekit)'
-
 failures=0
 render_unchecked=0
 fail() {
@@ -147,13 +136,8 @@ check_tool() {
   local rc=0
   help_text=$("$bin" --help 2>&1 </dev/null) || rc=$?
   if [ "$rc" -ne 0 ] || [ -z "$(help_options <<<"$help_text")" ]; then
-    if [ "$tool" = tracekit-doctor ]; then
-      echo "NOTE: $tool --help gives no options yet (exit $rc): checking the page against its planned interface"
-      help_text=$doctor_planned_help
-    else
-      fail "$tool --help exited $rc or lists no options"
-      return
-    fi
+    fail "$tool --help exited $rc or lists no options"
+    return
   fi
   local help_opts man_opts
   help_opts=$(help_options <<<"$help_text")
@@ -233,7 +217,7 @@ check_tool() {
     got=${BASH_REMATCH[1]}
     [ "${tha[3]-}" = "tracekit $got" ] || fail "$tool: .TH says '${tha[3]-}', the binary is version $got (want 'tracekit $got')"
   else
-    echo "NOTE: $tool --version does not print a version yet: .TH's version not checked"
+    fail "$tool --version exited $rc or printed '$version_text', not '$tool VERSION'"
   fi
   local name_line
   name_line=$(sed -n '/^\.SH[[:space:]]*"\{0,1\}NAME/{n;p;q}' "$page")
