@@ -60,6 +60,8 @@ install(FILES ${tracekit_units} DESTINATION lib/systemd/system)
 # The units' StandardOutput=append: files: PID 1 opens them before it creates a
 # LogsDirectory=, so the directory comes with the package (root's, 0755).
 install(DIRECTORY DESTINATION ${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/log/tracekit)
+# execve_enriched's unit writes a line per exec: rotated weekly or at 100 MB (a conffile).
+install(FILES packaging/logrotate/tracekit DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d)
 
 # --- documentation: the README and docs/ as in the tree (their links stay right) -------
 install(FILES README.md packaging/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -111,7 +113,8 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "plplot-driver-cairo")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "linux-headers-${tracekit_deb_arch}")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-# DESTDIR staging, so that the one absolute destination (/var/log/tracekit) is packaged
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_SOURCE_DIR}/packaging/debian/conffiles)
+# DESTDIR staging, so that the absolute destinations (/var/log/tracekit, /etc/logrotate.d) are packaged
 # rather than created on the build host.
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})

@@ -134,6 +134,12 @@ for u in "${units[@]}"; do
   check "unit $u" test -f "$root/usr/lib/systemd/system/$u"
 done
 check "/var/log/tracekit (the units' StandardOutput= files)" test -d "$root/var/log/tracekit"
+check "/etc/logrotate.d/tracekit rotates them (copytruncate: systemd holds the fd)" \
+  grep -q '^/var/log/tracekit/\*\.jsonl {' "$root/etc/logrotate.d/tracekit"
+check "it is a conffile" grep -qx /etc/logrotate.d/tracekit "$scratch/control/conffiles"
+if command -v logrotate >/dev/null 2>&1; then
+  check "logrotate -d accepts it" logrotate -d "$root/etc/logrotate.d/tracekit"
+fi
 for s in preinst postinst prerm postrm; do
   check "no $s (nothing enabled or started on install)" test ! -e "$scratch/control/$s"
 done
