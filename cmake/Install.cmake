@@ -55,13 +55,27 @@ foreach(command execve_enriched tcp_tracker tcp_duration tracekit-doctor)
 endforeach()
 
 # --- systemd units, shipped disabled (no maintainer script enables or starts one) -------
+# The sources name the package's paths (prefix /usr); another prefix (cmake --install
+# into /usr/local) gets its own, so the units and the logrotate rule find what it installed.
+function(tracekit_install_with_paths src destination)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${src})
+  file(READ ${src} text)
+  string(REPLACE "/usr/sbin/" "${CMAKE_INSTALL_FULL_SBINDIR}/" text "${text}")
+  string(REPLACE "/var/log/tracekit" "${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/log/tracekit" text "${text}")
+  string(REPLACE "/usr/share/doc/tracekit" "${CMAKE_INSTALL_FULL_DOCDIR}" text "${text}")
+  get_filename_component(name ${src} NAME)
+  file(WRITE ${tracekit_pkg_dir}/paths/${name} "${text}")
+  install(FILES ${tracekit_pkg_dir}/paths/${name} DESTINATION ${destination})
+endfunction()
 file(GLOB tracekit_units CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/packaging/systemd/*.service)
-install(FILES ${tracekit_units} DESTINATION lib/systemd/system)
+foreach(unit ${tracekit_units})
+  tracekit_install_with_paths(${unit} lib/systemd/system)
+endforeach()
 # The units' StandardOutput=append: files: PID 1 opens them before it creates a
 # LogsDirectory=, so the directory comes with the package (root's, 0755).
 install(DIRECTORY DESTINATION ${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/log/tracekit)
 # execve_enriched's unit writes a line per exec: rotated weekly or at 100 MB (a conffile).
-install(FILES packaging/logrotate/tracekit DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d)
+tracekit_install_with_paths(${CMAKE_SOURCE_DIR}/packaging/logrotate/tracekit ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d)
 
 # --- documentation: the README and docs/ as in the tree (their links stay right) -------
 install(FILES README.md packaging/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
