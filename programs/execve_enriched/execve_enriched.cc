@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
+
 #include <memory>
 #include <sstream>
 #include <string>
@@ -173,27 +175,19 @@ class ExecveEnriched : public Tool {
       config_.flags |= EXECVE_CF_CGROUP;
     }
     // The parent: current->real_parent->tgid at offsets from the kernel's BTF; without
-    // BTF, a pid -> parent map kept by the fork and exit tracepoints.
-    const auto offsets = kernel_member_offsets("task_struct", {"real_parent", "tgid"});
-    const auto& parent_off = offsets[0];
-    const auto& tgid_off = offsets[1];
-    bookkeeping_ = !parent_off || !tgid_off || *parent_off == 0;
-    if (!bookkeeping_) {
-      config_.task_real_parent_off = *parent_off;
-      config_.task_tgid_off = *tgid_off;
-      spdlog::debug("parents from task_struct (BTF: real_parent at {}, tgid at {})", *parent_off, *tgid_off);
-    } else {
-      spdlog::debug("no task_struct offsets from BTF: parents from the fork and exit tracepoints");
-    }
-    // Parents first (bookkeeping), so that every fork from now on is seen; then (ready)
-    // those forked before. Before the syscall probes: the path an exec's sys_enter could
-    // not read, and execs from non-leader threads (see the BPF text).
+    // BTF, a pid -> parent map kept by the fork and exit tracepoints. Parsing the BTF
+    // (10-25 ms) runs beside the compile or the cache load; loaded() takes the result and
+    // adds the fork/exit probes when there are no offsets.
+    offsets_ = std::async(std::launch::async, [] {
+      try {
+        return kernel_member_offsets("task_struct", {"real_parent", "tgid"});
+      } catch (const std::exception& e) {
+        spdlog::debug("kernel BTF: {}", e.what());
+        return std::vector<std::optional<uint32_t>>(2);
+      }
+    });
+    plan_ = &plan;  // the runner's plan lives until the run ends; loaded() completes it
     plan.probes.clear();
-    if (bookkeeping_)
-      plan.probes = {
-          Probe::tracepoint("sched:sched_process_fork", "tracepoint__sched__sched_process_fork"),
-          Probe::tracepoint("sched:sched_process_exit", "tracepoint__sched__sched_process_exit"),
-      };
     plan.probes.insert(
         plan.probes.end(),
         {
@@ -250,6 +244,24 @@ class ExecveEnriched : public Tool {
   }
 
   void loaded(Runtime& rt) override {
+    const auto offsets = offsets_.get();
+    const auto& parent_off = offsets[0];
+    const auto& tgid_off = offsets[1];
+    bookkeeping_ = !parent_off || !tgid_off || *parent_off == 0;
+    if (!bookkeeping_) {
+      config_.task_real_parent_off = *parent_off;
+      config_.task_tgid_off = *tgid_off;
+      spdlog::debug("parents from task_struct (BTF: real_parent at {}, tgid at {})", *parent_off, *tgid_off);
+    } else {
+      spdlog::debug("no task_struct offsets from BTF: parents from the fork and exit tracepoints");
+      // Parents first, so that every fork from now on is seen; then (ready) those
+      // forked before.
+      plan_->probes.insert(plan_->probes.begin(),
+                           {
+                               Probe::tracepoint("sched:sched_process_fork", "tracepoint__sched__sched_process_fork"),
+                               Probe::tracepoint("sched:sched_process_exit", "tracepoint__sched__sched_process_exit"),
+                           });
+    }
     const int zero = 0;
     if (cgroup_fd_ >= 0 && bpf_map_update_elem(rt.prog().map_fd("cgroup_filter"), &zero, &cgroup_fd_, BPF_ANY) != 0)
       throw Error(std::string("cannot set the --cgroup filter: ") + std::strerror(errno));
@@ -291,7 +303,9 @@ class ExecveEnriched : public Tool {
   std::unique_ptr<CgroupResolver> resolver_;
   int cgroup_fd_ = -1;
   execve_config config_{};
-  bool bookkeeping_ = false;  // parents from the fork/exit tracepoints (no BTF)
+  bool bookkeeping_ = false;                                   // parents from the fork/exit tracepoints (no BTF)
+  std::future<std::vector<std::optional<uint32_t>>> offsets_;  // from configure() to loaded()
+  Plan* plan_ = nullptr;
   execve_event ev_{};
   MonotonicToWall to_wall_;
   uint64_t printed_ = 0, filtered_ = 0, malformed_ = 0;
