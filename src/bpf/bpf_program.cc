@@ -162,8 +162,12 @@ Artifact run_compiler(const char* text, const std::vector<std::string>& cflags) 
   return std::move(*a);
 }
 
+}  // namespace
+
+std::string compile_helper_path() { return compiler_path(); }
+
 // The kernel function behind a syscall, as bcc's get_syscall_fnname finds it.
-std::string syscall_fnname(const std::string& name) {
+std::string kernel_syscall_function(const std::string& name) {
   std::ifstream in("/proc/kallsyms");
   std::string line;
   bool plain = false, x64 = false;
@@ -175,10 +179,6 @@ std::string syscall_fnname(const std::string& name) {
   }
   return (plain ? "sys_" : x64 ? "__x64_sys_" : "") + name;
 }
-
-}  // namespace
-
-std::string compile_helper_path() { return compiler_path(); }
 
 void use_kernel_headers(const std::string& override_dir) {
   HeaderChoice choice = resolve_kernel_headers(override_dir);
@@ -365,7 +365,7 @@ std::string BpfProgram::attach_syscall(const SyscallProbe& probe, ProbeMode mode
     return attach_tracepoint(std::string("syscalls:") + (probe.on_exit ? "sys_exit_" : "sys_enter_") + probe.syscall,
                              probe.tracepoint_fn);
 
-  std::string kernel_fn = syscall_fnname(probe.syscall);
+  std::string kernel_fn = kernel_syscall_function(probe.syscall);
   std::string kind = probe.on_exit ? "kretprobe" : "kprobe";
   int prog = load_function(probe.kprobe_fn, BPF_PROG_TYPE_KPROBE);
   std::string event = std::string(probe.on_exit ? "r_" : "p_") + kernel_fn;

@@ -33,6 +33,10 @@ ProbeMode resolve_probe_mode(const std::string& syscall, bool on_exit, ProbeMode
 // binary, <its dir>/../libexec/tracekit/, else the install's libexec directory.
 std::string compile_helper_path();
 
+// The kernel function behind a syscall ("execve" -> "__x64_sys_execve"), from
+// /proc/kallsyms as bcc's get_syscall_fnname finds it; the bare name when none matches.
+std::string kernel_syscall_function(const std::string& name);
+
 struct LoadOptions {
   std::string kernel_headers;       // --kernel-headers
   std::vector<std::string> cflags;  // "-DFILTER_UID=1000", ...

@@ -191,8 +191,7 @@ Check check_tracefs(TracefsState& st) {
     ::closedir(d);
     opens = true;
   }
-  const bool tools_accept =
-      ::access(kTracefs, R_OK | X_OK) == 0 || errno != EACCES || has_capability(CAP_DAC_READ_SEARCH);
+  const bool tools_accept = !tracefs_refused();
   if (opens && tools_accept) {
     st.readable = true;
     c.summary = fmt::format("mounted at {} (mode {:04o}), readable", kTracefs, s.st_mode & 07777);
@@ -283,20 +282,6 @@ std::string kernel_config(const std::string& option, const std::string& release)
   return "";
 }
 
-// Which kernel function a kprobe on execve would use, from /proc/kallsyms.
-std::string execve_kernel_function() {
-  std::ifstream in("/proc/kallsyms");
-  std::string line;
-  std::string found;
-  while (std::getline(in, line)) {
-    auto sp = line.rfind(' ');
-    std::string sym = sp == std::string::npos ? line : line.substr(sp + 1);
-    if (sym == "__x64_sys_execve" || sym == "__arm64_sys_execve") return sym;
-    if (sym == "sys_execve") found = sym;
-  }
-  return found;
-}
-
 // kprobes: only --probe kprobe needs them. Their absence is the kernel's configuration
 // when neither the kprobe PMU nor kprobe_events exists; a function that is inlined or
 // notrace is a different case (the facility is there, the symbol is not traceable).
@@ -313,13 +298,7 @@ Check check_kprobes(const TracefsState& ts, const std::string& release, bool& av
     c.fix = "nothing needed: the tools use syscall tracepoints (--probe auto); --probe kprobe cannot work here";
     return c;
   }
-  std::string fn = execve_kernel_function();
-  if (fn.empty()) {
-    c.status = Status::Warn;
-    c.summary = "kprobes present, but no execve entry point in /proc/kallsyms (inlined or renamed)";
-    c.fix = "use the syscall tracepoints (--probe tracepoint)";
-    return c;
-  }
+  const std::string fn = kernel_syscall_function("execve");
   if (ts.readable && exists(std::string(kTracefs) + "/available_filter_functions")) {
     std::ifstream in(std::string(kTracefs) + "/available_filter_functions");
     std::string line;

@@ -36,12 +36,16 @@ void require_privileges(bool net_admin, bool tracing) {
     needs.push_back({CAP_PERFMON, "for the verifier to accept a classifier's packet pointer arithmetic"});
   }
   require_capabilities(needs);
-  if (tracing && ::access(kTracefs, R_OK | X_OK) != 0 && errno == EACCES && !has_capability(CAP_DAC_READ_SEARCH)) {
+  if (tracing && tracefs_refused()) {
     struct stat st {};
     ::stat(kTracefs, &st);
     throw Error(fmt::format("needs CAP_DAC_READ_SEARCH to read tracefs ({} is {:04o})", kTracefs, st.st_mode & 07777),
                 "run it as root, or grant the capabilities listed in its doc (\"Running without root\")");
   }
+}
+
+bool tracefs_refused() {
+  return ::access(kTracefs, R_OK | X_OK) != 0 && errno == EACCES && !has_capability(CAP_DAC_READ_SEARCH);
 }
 
 void ensure_tracefs() {

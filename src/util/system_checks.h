@@ -13,6 +13,9 @@ inline constexpr const char* kTracefs = "/sys/kernel/tracing";
 // tracefs is not readable; net_admin (TC tools): CAP_NET_ADMIN and CAP_PERFMON.
 void require_privileges(bool net_admin, bool tracing);
 
+// The tools' test for tracefs: access() refuses it (EACCES: access() judges by the real
+// uid, without capabilities) and the process lacks CAP_DAC_READ_SEARCH.
+bool tracefs_refused();
 // Mounts tracefs at /sys/kernel/tracing when it is empty. Throws Error when that fails.
 void ensure_tracefs();
 

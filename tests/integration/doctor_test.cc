@@ -61,17 +61,9 @@ const Json& check(const Json& report, const std::string& name) {
   return none;
 }
 
-// argv running `cmd args` as kRunUid with exactly `caps` as ambient capabilities.
+// argv running `cmd args` as kRunUid with exactly `caps` ("+bpf,+perfmon").
 std::vector<std::string> as_user(const std::string& caps, const std::string& cmd, std::vector<std::string> args) {
-  std::vector<std::string> v = {"/usr/bin/setpriv",
-                                "--reuid=" + std::to_string(kRunUid),
-                                "--regid=" + std::to_string(kRunUid),
-                                "--clear-groups",
-                                "--inh-caps=-all" + caps,
-                                "--ambient-caps=-all" + caps,
-                                cmd};
-  v.insert(v.end(), args.begin(), args.end());
-  return v;
+  return harness::as_uid(kRunUid, caps, cmd, args);
 }
 
 // UTS_RELEASE of the header tree bcc would get, found without the doctor's code: the
@@ -242,7 +234,7 @@ TEST_CASE("doctor: tracefs hidden or unreadable in a mount namespace names the f
   SECTION("with CAP_DAC_OVERRIDE instead of CAP_DAC_READ_SEARCH: the doctor agrees with the tool") {
     // The tools ask for CAP_DAC_READ_SEARCH by name when access() refuses tracefs (a
     // non-root access() ignores capabilities); a 0700 tracefs (this host) refuses.
-    const std::string caps = ",+bpf,+perfmon,+dac_override";
+    const std::string caps = "+bpf,+perfmon,+dac_override";
     int rc = -1;
     Json j = run_json(as_user(caps, doctor(), {"--json"}), &rc);
     auto r = harness::run(as_user(caps, harness::tool_path("execve_dumb"), {"-d", "1", "--no-cache"}), 60);
@@ -265,7 +257,7 @@ TEST_CASE("doctor: its verdict per tool is what the tool does with the same capa
   UserTreeCleanup cleanup;
   faults::TempDir dir("doctor-caps");
   // Tracing capabilities only: the exec tools run, the TC tools do not (CAP_NET_ADMIN).
-  const std::string caps = ",+bpf,+perfmon,+dac_read_search";
+  const std::string caps = "+bpf,+perfmon,+dac_read_search";
   int rc = -1;
   Json j = run_json(as_user(caps, doctor(), {"--json", "--cache-dir", dir.file("c")}), &rc);
   CHECK(rc == 1);

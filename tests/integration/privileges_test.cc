@@ -28,18 +28,9 @@ constexpr uid_t kExecUid = 54371;  // execs as this uid come from these tests on
 const std::string kTraceCaps = "+bpf,+perfmon,+dac_read_search";
 const std::string kTcCaps = "+bpf,+perfmon,+net_admin";
 
-// argv that runs `tool args` as kRunUid with exactly `caps` (setpriv keeps them as
-// ambient capabilities across the exec).
+// argv that runs `tool args` as kRunUid with exactly `caps`.
 std::vector<std::string> as_user(const std::string& caps, const std::string& tool, std::vector<std::string> args) {
-  std::vector<std::string> v = {"/usr/bin/setpriv",
-                                "--reuid=" + std::to_string(kRunUid),
-                                "--regid=" + std::to_string(kRunUid),
-                                "--clear-groups",
-                                "--inh-caps=-all," + caps,
-                                "--ambient-caps=-all," + caps,
-                                harness::tool_path(tool)};
-  v.insert(v.end(), args.begin(), args.end());
-  return v;
+  return harness::as_uid(kRunUid, caps, harness::tool_path(tool), args);
 }
 
 std::map<std::string, std::string> proc_status(pid_t pid) {

@@ -177,4 +177,18 @@ int sh(const std::string& command) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+std::vector<std::string> as_uid(uid_t uid, const std::string& caps, const std::string& cmd,
+                                const std::vector<std::string>& args) {
+  const std::string set = "-all" + (caps.empty() ? std::string() : "," + caps);
+  std::vector<std::string> v = {"/usr/bin/setpriv",
+                                "--reuid=" + std::to_string(uid),
+                                "--regid=" + std::to_string(uid),
+                                "--clear-groups",
+                                "--inh-caps=" + set,
+                                "--ambient-caps=" + set,
+                                cmd};
+  v.insert(v.end(), args.begin(), args.end());
+  return v;
+}
+
 }  // namespace harness

@@ -51,6 +51,11 @@ struct RunResult {
 // Runs a tool to completion (killed after timeout_s).
 RunResult run(const std::vector<std::string>& argv, double timeout_s);
 
+// argv that runs `cmd args` as `uid` (and gid, no groups) with exactly `caps` ("+bpf,+perfmon",
+// "" for none) as inheritable and ambient capabilities, which setpriv keeps across the exec.
+std::vector<std::string> as_uid(uid_t uid, const std::string& caps, const std::string& cmd,
+                                const std::vector<std::string>& args);
+
 // Forks n children that each switch to uid/gid and execve(path, argv); waits for them.
 // Returns their pids (the pid that made each execve).
 std::vector<pid_t> exec_as(uid_t uid, const std::string& path, const std::vector<std::string>& argv, int n);
