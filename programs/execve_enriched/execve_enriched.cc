@@ -23,6 +23,7 @@
 #include "util/cgroup.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/owner.h"
 #include "util/user.h"
 
 extern const char execve_enriched_bpf_text[];
@@ -163,7 +164,7 @@ class ExecveEnriched : public Tool {
     if (filter_ret == 1) config_.flags |= EXECVE_CF_SUCCESS;
     if (filter_ret == 2) config_.flags |= EXECVE_CF_FAILED;
     const std::string mount = cgroup2_mount();
-    resolver_ = std::make_unique<CgroupResolver>(mount);
+    owners_ = std::make_unique<OwnerBook>(mount);
     if (r.count("cgroup")) {
       std::string path = r["cgroup"].as<std::string>();
       if (mount.empty()) throw UsageError("--cgroup needs cgroup v2, and this host has no cgroup2 mount");
@@ -226,9 +227,7 @@ class ExecveEnriched : public Tool {
     d.when = to_wall_(ev_.enter_ns);
     d.ppid = ev_.ppid;
     if (ev_.flags & EXECVE_F_PPID_UNKNOWN) d.ppid = proc_ppid(ev_.pid);
-    d.user = user_name(ev_.uid);
-    d.cgroup = resolver_->path(ev_.cgroup_id);
-    if (d.cgroup) d.owner = cgroup_owner(*d.cgroup);
+    d.owner = &owners_->get(ev_.uid, ev_.cgroup_id);  // named once per uid and cgroup
     rt.out().write(execve_enriched::ExecRecord(d, columns_));
     ++printed_;
     if (series_) {
@@ -300,7 +299,7 @@ class ExecveEnriched : public Tool {
  private:
   std::string name_;
   execve_enriched::Columns columns_;
-  std::unique_ptr<CgroupResolver> resolver_;
+  std::unique_ptr<OwnerBook> owners_;
   int cgroup_fd_ = -1;
   execve_config config_{};
   bool bookkeeping_ = false;                                   // parents from the fork/exit tracepoints (no BTF)

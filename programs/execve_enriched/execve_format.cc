@@ -51,7 +51,8 @@ std::string header_line(const Columns& c) {
 
 std::string text_line(const Decorated& d, const Columns& c) {
   const execve_event& e = *d.ev;
-  std::string user = d.user ? tracekit::text_safe(*d.user) : "-";
+  const bool named = d.owner && d.owner->user;
+  std::string user = named ? tracekit::text_safe(*d.owner->user) : "-";
   if (user.size() > 8) user = user.substr(0, 7) + "+";
   std::string out;
   out.reserve(160);
@@ -59,7 +60,7 @@ std::string text_line(const Decorated& d, const Columns& c) {
   fmt::format_to(std::back_inserter(out), "{:<7} {:<7} {:<6} {:<8} {:<16} {:<8} ", e.pid,
                  d.ppid ? std::to_string(d.ppid) : "?", e.uid, user,
                  tracekit::shell_quote(bounded(e.comm, EXECVE_COMM_SIZE)), ret_text(e.ret));
-  if (c.cgroup) out += (d.cgroup ? tracekit::shell_quote(*d.cgroup) : std::string("?")) + " ";
+  if (c.cgroup) out += (d.owner && d.owner->cgroup ? tracekit::shell_quote(*d.owner->cgroup) : std::string("?")) + " ";
   out += filename_text(e);
   std::string args = args_text(e);
   if (!args.empty()) out += " " + args;
@@ -74,24 +75,17 @@ void ExecRecord::json(tracekit::JsonLine& j) const {
   else
     j.null("ppid");
   j.field("uid", e.uid);
-  if (d_.user)
-    j.field("user", *d_.user);
+  if (d_.owner && d_.owner->user)
+    j.field("user", *d_.owner->user);
   else
     j.null("user");
   j.field("gid", e.gid).field("comm", bounded(e.comm, EXECVE_COMM_SIZE));
-  j.field("cgroup_id", static_cast<unsigned long long>(e.cgroup_id));
-  if (d_.cgroup)
-    j.field("cgroup", *d_.cgroup);
-  else
-    j.null("cgroup");
-  if (d_.owner.unit.empty())
-    j.null("unit");
-  else
-    j.field("unit", d_.owner.unit);
-  if (d_.owner.container_id.empty())
-    j.null("container_id");
-  else
-    j.field("container_id", d_.owner.container_id);
+  if (d_.owner) {
+    tracekit::owner_cgroup_json(d_.owner, j);
+  } else {
+    j.field("cgroup_id", static_cast<unsigned long long>(e.cgroup_id));
+    j.null("cgroup").null("unit").null("container_id");
+  }
   j.field("filename", bounded(e.filename, EXECVE_FILENAME_SIZE));
   j.field("filename_truncated", (e.flags & EXECVE_F_FILENAME_CUT) != 0);
   j.begin_array("args");

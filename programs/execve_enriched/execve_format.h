@@ -12,7 +12,7 @@
 
 #include "execve_enriched.h"
 #include "output/sink.h"
-#include "util/cgroup.h"
+#include "util/owner.h"
 
 namespace execve_enriched {
 
@@ -21,9 +21,9 @@ struct Decorated {
   const execve_event* ev = nullptr;
   std::chrono::system_clock::time_point when;  // wall-clock time of sys_enter
   uint32_t ppid = 0;                           // after the /proc fallback; 0 = unknown
-  std::optional<std::string> user;
-  std::optional<std::string> cgroup;  // path under the cgroup2 mount; nullopt = unknown
-  tracekit::CgroupOwner owner;        // from the path
+                      // The caller's uid and cgroup with their names (user, cgroup path, unit, container);
+  // nullptr: none known.
+  const tracekit::OwnerInfo* owner = nullptr;
 };
 
 // Text columns beyond the original's.

@@ -56,13 +56,16 @@ TEST_CASE("ret_text and errno_name", "[execve_enriched]") {
 
 TEST_CASE("text line: columns, markers for cut and missing arguments", "[execve_enriched]") {
   execve_event e = make_event();
-  Decorated d{&e, {}, 1, std::string("alice")};
+  tracekit::OwnerInfo owner;
+  owner.uid = 1000;
+  owner.user = "alice";
+  Decorated d{&e, {}, 1, &owner};
   CHECK(text_line(d, {}) == "4242    1       1000   alice    bash             0        /bin/echo echo 'two words'\n");
   e.args_cut = 1u << 1;
   e.flags = EXECVE_F_MORE_ARGS | EXECVE_F_FILENAME_CUT;
   e.ret = -ENOENT;
   d.ppid = 0;
-  d.user.reset();
+  owner.user.reset();
   CHECK(text_line(d, {}) ==
         "4242    ?       1000   -        bash             -ENOENT  /bin/echo... echo 'two words'... ...\n");
   e.argc = 0;
@@ -74,18 +77,20 @@ TEST_CASE("text line: columns, markers for cut and missing arguments", "[execve_
   e.argc = 1;
   e.flags = 0;
   e.ret = 0;
-  d.cgroup = "/system.slice/a b.service";
+  owner.cgroup = "/system.slice/a b.service";
   CHECK(text_line(d, {false, true}) ==
         "4242    ?       1000   -        bash             0        '/system.slice/a b.service' /bin/echo echo\n");
-  d.cgroup.reset();
+  owner.cgroup.reset();
   CHECK(text_line(d, {false, true}).find(" 0        ? /bin/echo") != std::string::npos);
+  d.owner = nullptr;
+  CHECK(text_line(d, {false, true}).find(" -        bash             0        ? /bin/echo") != std::string::npos);
 }
 
 TEST_CASE("JSON line carries the same values", "[execve_enriched]") {
   execve_event e = make_event();
   e.args_cut = 1u << 1;
   e.ret = -ENOENT;
-  Decorated d{&e, std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123)), 0, std::nullopt};
+  Decorated d{&e, std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123)), 0, nullptr};
   tracekit::JsonSink sink("execve_enriched");
   auto json_line = [&](const Decorated& dd) {
     std::string out;
@@ -105,8 +110,13 @@ TEST_CASE("JSON line carries the same values", "[execve_enriched]") {
   CHECK(json_line(d).find("\"syscall\":\"execveat\"") != std::string::npos);
   CHECK(json_line(d).find("\"dirfd\":-100,\"flags\":0,") != std::string::npos);
   e.cgroup_id = 7;
-  d.cgroup = "/system.slice/docker-" + std::string(64, 'f') + ".scope";
-  d.owner = tracekit::cgroup_owner(*d.cgroup);
+  CHECK(json_line(d).find("\"cgroup_id\":7,\"cgroup\":null,\"unit\":null,\"container_id\":null,") != std::string::npos);
+  tracekit::OwnerInfo owner;
+  owner.uid = e.uid;
+  owner.cgroup_id = e.cgroup_id;
+  owner.cgroup = "/system.slice/docker-" + std::string(64, 'f') + ".scope";
+  owner.names = tracekit::cgroup_owner(*owner.cgroup);
+  d.owner = &owner;
   CHECK(json_line(d).find("\"cgroup_id\":7,\"cgroup\":\"/system.slice/docker-" + std::string(64, 'f') +
                           ".scope\",\"unit\":\"docker-" + std::string(64, 'f') + ".scope\",\"container_id\":\"" +
                           std::string(64, 'f') + "\",") != std::string::npos);
