@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <vector>
 
@@ -23,6 +24,9 @@ using Clock = std::chrono::steady_clock;
 // them here and poll() rethrows once the C code has returned.
 thread_local std::exception_ptr pending_exception;
 
+// Ring with a woken map: the first wait after a drain that found events.
+constexpr int kFirstBurstTickMs = 10;
+
 void rethrow_pending() {
   if (pending_exception) {
     auto e = pending_exception;
@@ -36,7 +40,8 @@ void rethrow_pending() {
 std::string buffer_cflag(BufferKind kind) { return kind == BufferKind::Ring ? "-DUSE_RINGBUF" : "-DUSE_PERFBUF"; }
 
 std::vector<std::string> buffer_cflags(BufferKind kind) {
-  return {buffer_cflag(kind), "-DNR_CPUS_POSSIBLE=" + std::to_string(std::max(1, libbpf_num_possible_cpus()))};
+  return {buffer_cflag(kind), "-DNR_CPUS_POSSIBLE=" + std::to_string(std::max(1, libbpf_num_possible_cpus())),
+          "-DTK_WAKEUP_MS=" + std::to_string(kRingWakeupMs)};
 }
 
 EventReader::EventReader(BpfProgram& prog, const std::string& map, BufferKind kind, Callback cb,
@@ -53,6 +58,7 @@ EventReader::EventReader(BpfProgram& prog, const std::string& map, BufferKind ki
     ring_ = ring_buffer__new(fd, &EventReader::on_ring_sample, this, nullptr);
     if (!ring_) throw Error("cannot open ring buffer " + map_ + ": " + std::strerror(errno));
     if (!options_.lost_map.empty()) prog_.map_fd(options_.lost_map);  // fail now, not at the end
+    if (!options_.woken_map.empty()) woken_fd_ = prog_.map_fd(options_.woken_map);
   } else {
     int fd = prog_.map_fd(map_);
     perf_event_attr attr{};
@@ -126,12 +132,19 @@ int EventReader::drain() {
   return handled_;
 }
 
+void EventReader::stamp_woken(uint64_t monotonic_ns) {
+  const uint32_t zero = 0;
+  // A failed write costs latency or wakeups, never events: not worth an error.
+  bpf_map_update_elem(woken_fd_, &zero, &monotonic_ns, BPF_ANY);
+  woken_zero_ = monotonic_ns == 0;
+}
+
 int EventReader::poll(int timeout_ms) {
   handled_ = 0;
   auto deadline = Clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    int wait_ms = static_cast<int>(std::clamp<long long>(left, 0, options_.tick_ms));
+    int wait_ms = static_cast<int>(std::clamp<long long>(left, 0, burst_tick_ms_ ? burst_tick_ms_ : options_.tick_ms));
     // Sleeps until a wakeup (a forced one, or a batch of perf events) or the tick.
     if (ring_) {
       int rc = ring_buffer__poll(ring_, wait_ms);
@@ -143,7 +156,21 @@ int EventReader::poll(int timeout_ms) {
       if (rc < 0 && rc != -EINTR) throw Error("cannot poll perf buffer " + map_ + ": " + std::strerror(-rc));
     }
     // Events sent without a wakeup are drained on every tick.
-    if (drain() > 0 || Clock::now() >= deadline) return handled_;
+    drain();
+    if (woken_fd_ >= 0) {
+      if (handled_ > 0) {
+        // A burst: back after 10, 20, 40 ... ms, then every tick_ms while it lasts.
+        burst_tick_ms_ = burst_tick_ms_ ? std::min(2 * burst_tick_ms_, options_.tick_ms) : kFirstBurstTickMs;
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);  // bpf_ktime_get_ns()'s clock
+        stamp_woken(static_cast<uint64_t>(now.tv_sec) * 1000000000ULL + static_cast<uint64_t>(now.tv_nsec));
+      } else if (!woken_zero_) {
+        burst_tick_ms_ = 0;
+        stamp_woken(0);
+        drain();  // what came in before the 0 was seen woke no one
+      }
+    }
+    if (handled_ > 0 || Clock::now() >= deadline) return handled_;
   }
 }
 

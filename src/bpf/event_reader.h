@@ -7,9 +7,16 @@
 //
 // Wakeups are batched in both modes, so that the kernel does not wake the reader once
 // per event (about 15 us of kernel time per event, against about 1 us without):
-//   Ring  the BPF side submits with BPF_RB_NO_WAKEUP and forces one (BPF_RB_FORCE_WAKEUP)
-//         once a quarter of the ring was sent unannounced; poll() drains the ring every
-//         tick_ms anyway.
+//   Ring  the BPF side submits with BPF_RB_NO_WAKEUP and forces a wakeup
+//         (BPF_RB_FORCE_WAKEUP) when the time in woken_map[0] is kRingWakeupMs old, or
+//         once a CPU sent a quarter of its share of the ring unannounced. poll() drains
+//         the ring every tick_ms (= kRingWakeupMs). After a drain that found events it
+//         writes the time into woken_map[0], and comes back after 10 ms, then 20, 40 ...
+//         up to tick_ms while the burst lasts (which wakes no one from BPF: no wakeups
+//         in a storm); after one that found none it writes 0 (the next event wakes it
+//         at once). So a lone event arrives at once, a short burst's tail within
+//         10-30 ms, a storm's within tick_ms. A wakeup from BPF costs the traced task the reader's wakeup
+//         (the self-IPI runs it inside the program: about 100 us measured here).
 //   Perf  the per-CPU buffers are opened with wakeup_events = perf_wakeup_events (one
 //         wakeup per that many events on a CPU); poll() drains them every tick_ms.
 //         perf_wakeup_events = 1 is bcc's default (one wakeup per event).
@@ -77,13 +84,20 @@ struct perf_event_header;
 namespace tracekit {
 
 std::string buffer_cflag(BufferKind kind);  // "-DUSE_RINGBUF" / "-DUSE_PERFBUF"
-// buffer_cflag(kind) and "-DNR_CPUS_POSSIBLE=<possible CPUs>" (sizes ring wakeup batches).
+// Ring: the longest a submitted event waits unannounced, and the reader's tick.
+constexpr int kRingWakeupMs = 100;
+
+// buffer_cflag(kind), "-DNR_CPUS_POSSIBLE=<possible CPUs>" (sizes ring wakeup batches) and
+// "-DTK_WAKEUP_MS=<kRingWakeupMs>".
 std::vector<std::string> buffer_cflags(BufferKind kind);
 
 struct EventReaderOptions {
   // Ring: name of the BPF_PERCPU_ARRAY(…, u64, 1) the BPF side bumps when a reservation
   // fails; lost() adds its sum. Empty: ring losses are not counted.
   std::string lost_map;
+  // Ring: name of the BPF_ARRAY(…, u64, 1) that holds the time (CLOCK_MONOTONIC ns) the
+  // reader last drained events, 0 when it found none (see above). Empty: not written.
+  std::string woken_map;
   // Longest time an event waits in a buffer when no wakeup came (milliseconds).
   int tick_ms = 10;
   // Perf: pages per CPU buffer (power of two).
@@ -119,6 +133,7 @@ class EventReader {
   static int on_ring_sample(void* ctx, void* data, size_t size);
   static int on_perf_event(void* ctx, int cpu, ::perf_event_header* event);
   int drain();
+  void stamp_woken(uint64_t monotonic_ns);
 
   BpfProgram& prog_;
   std::string map_;
@@ -130,6 +145,9 @@ class EventReader {
   uint64_t received_ = 0;
   uint64_t perf_lost_ = 0;
   int handled_ = 0;  // events handled in the current poll()
+  int woken_fd_ = -1;
+  bool woken_zero_ = false;  // woken_map[0] is 0 now
+  int burst_tick_ms_ = 0;    // the next wait while a burst lasts; 0: none
 };
 
 }  // namespace tracekit

@@ -71,8 +71,9 @@ Cli::Cli(ToolInfo info) : info_(std::move(info)), options_(info_.name, info_.sum
     options_.add_options("Common")
       ("buffer", "kernel-to-user transport: ring (BPF ring buffer) or perf (BPF_PERF_OUTPUT)",
          cxxopts::value<std::string>()->default_value("ring"), "KIND")
-      ("wakeup", "when the kernel wakes the reader: batch (every few ms or when the buffer fills) or each "
-                 "(every event; costs more kernel time per event)",
+      ("wakeup", "when the kernel wakes the reader: batch (at once for the first event after a quiet "
+                 "spell, then every 10 to 100 ms while events keep coming) or each (every event; costs more "
+                 "kernel time per event)",
          cxxopts::value<std::string>()->default_value("batch"), "WHEN");
     // clang-format on
   }

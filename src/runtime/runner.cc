@@ -229,6 +229,10 @@ int Runner::run(Tool& tool, int argc, char** argv) {
     EventReaderOptions ro;
     if (common.buffer == BufferKind::Ring) ro.lost_map = "events_lost";
     ro.perf_wakeup_events = common.wakeup_each ? 1 : 32;
+    if (common.buffer == BufferKind::Ring) {
+      ro.woken_map = "events_woken";
+      ro.tick_ms = kRingWakeupMs;
+    }
     rt.reader_ = std::make_unique<EventReader>(
         prog, plan.events_map, common.buffer,
         [&](const void* data, size_t size) {
