@@ -46,7 +46,7 @@ struct td_key {
  * that each packet is one lookup. td_conn.client_is_b says which end is the client.
  */
 struct td_pair {
-	__u8 a_addr[16];
+	__u8 a_addr[16] __attribute__((aligned(8))); /* words, not bytes, in the BPF code; same layout */
 	__u8 b_addr[16];
 	__u16 a_port;
 	__u16 b_port;

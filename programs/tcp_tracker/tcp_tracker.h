@@ -16,7 +16,7 @@
  * The structure has no implicit padding (the map hashes every byte of the key).
  */
 struct flow_key {
-	__u8 saddr[16];
+	__u8 saddr[16] __attribute__((aligned(8))); /* words, not bytes, in the BPF code; same layout */
 	__u8 daddr[16];
 	__u16 sport;
 	__u16 dport;
