@@ -15,8 +15,9 @@
 //         up to tick_ms while the burst lasts (which wakes no one from BPF: no wakeups
 //         in a storm); after one that found none it writes 0 (the next event wakes it
 //         at once). So a lone event arrives at once, a short burst's tail within
-//         10-30 ms, a storm's within tick_ms. A wakeup from BPF costs the traced task the reader's wakeup
-//         (the self-IPI runs it inside the program: about 100 us measured here).
+//         10-30 ms, a storm's within tick_ms. A wakeup from BPF costs the traced task
+//         the reader's wakeup (the self-IPI runs it inside the program: about 100 us
+//         measured here).
 //   Perf  the per-CPU buffers are opened with wakeup_events = perf_wakeup_events (one
 //         wakeup per that many events on a CPU); poll() drains them every tick_ms.
 //         perf_wakeup_events = 1 is bcc's default (one wakeup per event).

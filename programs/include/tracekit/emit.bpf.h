@@ -8,9 +8,9 @@
  * runner reads (src/bpf/event_reader.h). Both transports count what they lose: the
  * kernel counts lost perf samples; a failed ring reservation bumps `events_lost`.
  *
-  * Wakeups are batched: events go in with BPF_RB_NO_WAKEUP, and one forces a wakeup
+ * Wakeups are batched: events go in with BPF_RB_NO_WAKEUP, and one forces a wakeup
  * (BPF_RB_FORCE_WAKEUP) when
-  *   - the time in events_woken is TK_WAKEUP_MS old: the reader writes there when it last
+ *   - the time in events_woken is TK_WAKEUP_MS old: the reader writes there when it last
  *     drained events (and 0 after a drain that found none), so the first event after a
  *     quiet spell reaches it at once, and the rest of a burst waits for its timer
  *     (TK_WAKEUP_MS): in a storm the BPF side wakes no one;
@@ -21,7 +21,7 @@
  * -DTK_WAKEUP_EACH=1 (--wakeup each) wakes the reader for every event instead.
  *
  * emit() is a function, not a macro: bcc refuses map methods inside macros.
-  * Knobs: EVENTS_PAGES (ring pages, a power of two; default 256 = 1 MiB),
+ * Knobs: EVENTS_PAGES (ring pages, a power of two; default 256 = 1 MiB),
  * NR_CPUS_POSSIBLE and TK_WAKEUP_MS (set by the runner: its reader's timer).
  */
 #ifndef TRACEKIT_EMIT_BPF_H
@@ -63,7 +63,7 @@ static __always_inline void emit(void *ctx, void *data, u32 size)
 		if (*unwoken >= TK_WAKEUP_BYTES)
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
-		if (woken && (s64)(now - *woken) >= TK_WAKEUP_MS * 1000000LL)
+	if (woken && (s64)(now - *woken) >= TK_WAKEUP_MS * 1000000LL)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (flags == BPF_RB_FORCE_WAKEUP) {
 		if (unwoken)

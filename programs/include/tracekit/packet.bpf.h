@@ -117,7 +117,7 @@ static __always_inline int tk_parse_tcp_linear(struct __sk_buff *skb, struct tk_
 			return TK_PKT_NON_TCP;
 		if ((void *)(ip + ihl) > data_end) /* options cut short */
 			return TK_PKT_TRUNCATED;
-				tk_copy_addr4(pkt->saddr, ip + 12);
+		tk_copy_addr4(pkt->saddr, ip + 12);
 		tk_copy_addr4(pkt->daddr, ip + 16);
 		pkt->family = 4;
 		l4 = ip + ihl;
@@ -130,7 +130,7 @@ static __always_inline int tk_parse_tcp_linear(struct __sk_buff *skb, struct tk_
 			return TK_PKT_TRUNCATED;
 		if ((ip6[0] >> 4) != 6)
 			return TK_PKT_MALFORMED;
-				tk_copy_addr16(pkt->saddr, ip6 + 8);
+		tk_copy_addr16(pkt->saddr, ip6 + 8);
 		tk_copy_addr16(pkt->daddr, ip6 + 24);
 		pkt->family = 6;
 		nexthdr = ip6[6];
