@@ -39,7 +39,13 @@ static long (*read_kernel)(void *dst, u32 size, const void *src) = (void *)BPF_F
 
 /* pid -> pid of the process that forked it; removed when the task exits. */
 BPF_TABLE("lru_hash", u32, u32, parents, EXECVE_MAX_TASKS);
-/* tid -> event being built, from sys_enter to sys_exit. */
+/*
+ * The event being built, from sys_enter to sys_exit: in slot tid % EXECVE_SLOTS of an
+ * array, written in place (an array lookup is a few instructions, and nothing is
+ * copied); the slot's tid says whose it is, 0 when free. A thread whose slot another
+ * thread holds uses the LRU hash `pending` (tid -> event) instead, through `scratch`.
+ */
+BPF_ARRAY(slots, struct execve_event, EXECVE_SLOTS);
 BPF_TABLE("lru_hash", u32, struct execve_event, pending, EXECVE_MAX_PENDING);
 /* The filters (set by user space; see execve_enriched.h). */
 BPF_ARRAY(config, struct execve_config, 1);
@@ -125,6 +131,26 @@ static __always_inline void read_strings(struct execve_event *e)
 	}
 }
 
+/*
+ * Makes slot e thread tid's, atomically: two threads with the same tid % EXECVE_SLOTS
+ * may enter at once on two CPUs. Fails when another thread holds it and its exec is
+ * still running; one whose exec never returned (its thread killed inside it, say) is
+ * taken over after EXECVE_SLOT_STALE_NS. The compare-and-swap is on the 64 bits of pid
+ * and tid together (bcc's LLVM target has no 32-bit atomics); the tid says who holds it.
+ */
+static __always_inline int claim_slot(struct execve_event *e, u32 pid, u32 tid, u64 now)
+{
+	u64 *holder = (u64 *)&e->pid;
+	u64 mine = (u64)tid << 32 | pid;
+	u64 seen = __sync_val_compare_and_swap(holder, 0, mine);
+
+	if (seen == 0 || (u32)(seen >> 32) == tid)
+		return 1;
+	if (now - e->enter_ns < EXECVE_SLOT_STALE_NS)
+		return 0;
+	return __sync_val_compare_and_swap(holder, seen, mine) == seen;
+}
+
 static __always_inline int on_enter(u32 syscall, const char *filename,
 				    const char *const *argv, int dirfd, u32 at_flags)
 {
@@ -169,10 +195,20 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	if ((filters & EXECVE_CF_PPID) && ppid != cf->ppid)
 		return 0;
 
-	e = scratch.lookup(&zero);
+	u64 now = bpf_ktime_get_ns();
+	u32 idx = tid & (EXECVE_SLOTS - 1);
+	int in_slot = 1;
+
+	e = slots.lookup(&idx);
 	if (!e)
 		return 0;
-	e->enter_ns = bpf_ktime_get_ns();
+	if (!claim_slot(e, pid, tid, now)) {
+		in_slot = 0;
+		e = scratch.lookup(&zero);
+		if (!e)
+			return 0;
+	}
+	e->enter_ns = now;
 	e->exit_ns = 0;
 	e->pid = pid;
 	e->tid = tid;
@@ -192,14 +228,40 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	e->filename_ptr = (u64)filename;
 	e->argv_ptr = (u64)argv;
 	read_strings(e);
-	pending.update(&tid, e);
+	if (!in_slot)
+		pending.update(&tid, e);
 	return 0;
+}
+
+/* The event parked for thread tid (NULL: none); *slot: whether it is in its slot. */
+static __always_inline struct execve_event *parked(u32 tid, int *slot)
+{
+	u32 idx = tid & (EXECVE_SLOTS - 1);
+	struct execve_event *e = slots.lookup(&idx);
+
+	*slot = 1;
+	if (e && e->tid == tid)
+		return e;
+	*slot = 0;
+	return pending.lookup(&tid);
+}
+
+/* The event is sent or dropped: free its slot or entry. */
+static __always_inline void unpark(u32 tid, struct execve_event *e, int slot)
+{
+	if (slot) {
+		e->pid = 0;
+		e->tid = 0;
+	}
+	else
+		pending.delete(&tid);
 }
 
 static __always_inline int on_exit(void *ctx, long ret)
 {
 	u32 tid = (u32)bpf_get_current_pid_tgid();
-	struct execve_event *e = pending.lookup(&tid);
+	int slot;
+	struct execve_event *e = parked(tid, &slot);
 	struct execve_config *cf;
 	int zero = 0;
 	u32 n;
@@ -218,7 +280,7 @@ static __always_inline int on_exit(void *ctx, long ret)
 		n = EXECVE_MAX_ARGS;
 	emit(ctx, e, EXECVE_EVENT_HEADER_SIZE + n * EXECVE_ARG_SIZE);
 done:
-	pending.delete(&tid);
+	unpark(tid, e, slot);
 	return 0;
 }
 
@@ -233,7 +295,8 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 {
 	u32 caller = args->old_pid;
 	u32 tid = (u32)bpf_get_current_pid_tgid();
-	struct execve_event *e = pending.lookup(&caller);
+	int slot;
+	struct execve_event *e = parked(caller, &slot);
 
 	if (!e)
 		return 0;
@@ -245,8 +308,18 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 			e->flags |= EXECVE_F_FILENAME_CUT;
 	}
 	if (caller != tid) {
+		/* Rare: to the hash under the new id (sys_exit looks there when the slot is
+		 * not its own), with the event's tid still the caller's. The old leader's
+		 * own exec, if it was in one, ended with its thread: its slot is freed. */
+		u32 idx = tid & (EXECVE_SLOTS - 1);
+		struct execve_event *old = slots.lookup(&idx);
+
+		if (old && old->tid == tid) {
+			old->pid = 0;
+			old->tid = 0;
+		}
 		pending.update(&tid, e);
-		pending.delete(&caller);
+		unpark(caller, e, slot);
 	}
 	return 0;
 }

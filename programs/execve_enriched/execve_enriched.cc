@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +36,8 @@ using execve_enriched::Decorated;
 
 static_assert(sizeof(execve_event) == EXECVE_EVENT_HEADER_SIZE + EXECVE_MAX_ARGS * EXECVE_ARG_SIZE);
 static_assert(offsetof(execve_event, comm) == 88);
+static_assert(offsetof(execve_event, pid) == 16 &&
+              offsetof(execve_event, tid) == 20);  // one 64-bit word: the slot's holder
 static_assert(offsetof(execve_event, args) == EXECVE_EVENT_HEADER_SIZE);
 
 // Parent pid from /proc/PID/stat (field 4), 0 when the process is gone.
@@ -187,6 +190,13 @@ class ExecveEnriched : public Tool {
         return std::vector<std::optional<uint32_t>>(2);
       }
     });
+    // Tests: fewer slots for the events in flight, so that concurrent execs share them
+    // and take the hash instead (execve_enriched.bpf.c).
+    if (const char* slots = std::getenv("TRACEKIT_EXECVE_SLOTS"); slots && *slots) {
+      const unsigned long n = std::strtoul(slots, nullptr, 10);
+      if (n == 0 || (n & (n - 1)) != 0) throw UsageError("TRACEKIT_EXECVE_SLOTS must be a power of two");
+      plan.cflags.push_back("-DEXECVE_SLOTS=" + std::to_string(n));
+    }
     plan_ = &plan;  // the runner's plan lives until the run ends; loaded() completes it
     plan.probes.clear();
     plan.probes.insert(

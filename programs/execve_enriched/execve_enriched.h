@@ -13,8 +13,14 @@
 
 /* Live tasks whose parent is remembered (pid -> ppid); LRU beyond that. */
 #define EXECVE_MAX_TASKS 32768
-/* Threads inside execve at once (enter seen, exit not yet). */
+/* Threads inside execve at once (enter seen, exit not yet): EXECVE_SLOTS in an array,
+ * by tid % EXECVE_SLOTS (a power of two); those whose slot is taken in a hash. */
+#ifndef EXECVE_SLOTS
+#define EXECVE_SLOTS 256
+#endif
 #define EXECVE_MAX_PENDING 1024
+/* A slot whose exec has not returned after this long is free again (ns). */
+#define EXECVE_SLOT_STALE_NS (10ULL * 1000000000ULL)
 
 /* execve_event.syscall */
 #define EXECVE_SYS_EXECVE 0
