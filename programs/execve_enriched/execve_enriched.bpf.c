@@ -43,16 +43,18 @@ BPF_TABLE("lru_hash", u32, u32, parents, EXECVE_MAX_TASKS);
  * The event being built, from sys_enter to sys_exit: in slot tid % EXECVE_SLOTS of an
  * array, written in place (an array lookup is a few instructions, and nothing is
  * copied); the slot's tid says whose it is, 0 when free. A thread whose slot another
- * thread holds uses the LRU hash `pending` (tid -> event) instead, through `scratch`.
+ * thread holds uses the LRU hash `pending` (tid -> event) instead. The array's last
+ * NR_CPUS_POSSIBLE entries are per-CPU scratch space for those events, so that every
+ * event the programs touch is a value of this one map (the verifier then checks the
+ * code that fills it once, not once per map).
  */
-BPF_ARRAY(slots, struct execve_event, EXECVE_SLOTS);
+#define EXECVE_SCRATCH (EXECVE_SLOTS + bpf_get_smp_processor_id())
+BPF_ARRAY(slots, struct execve_event, EXECVE_SLOTS + NR_CPUS_POSSIBLE);
 BPF_TABLE("lru_hash", u32, struct execve_event, pending, EXECVE_MAX_PENDING);
 /* The filters (set by user space; see execve_enriched.h). */
 BPF_ARRAY(config, struct execve_config, 1);
 /* --cgroup: the cgroup2 directory whose subtree is traced (set by user space). */
 BPF_CGROUP_ARRAY(cgroup_filter, 1);
-/* The event is too big for the 512-byte BPF stack: it is built here. */
-BPF_PERCPU_ARRAY(scratch, struct execve_event, 1);
 
 TRACEPOINT_PROBE(sched, sched_process_fork)
 {
@@ -151,6 +153,15 @@ static __always_inline int claim_slot(struct execve_event *e, u32 pid, u32 tid, 
 	return __sync_val_compare_and_swap(holder, seen, mine) == seen;
 }
 
+/* Thread tid's slot, NULL when it does not hold it. */
+static __always_inline struct execve_event *own_slot(u32 tid)
+{
+	u32 idx = tid & (EXECVE_SLOTS - 1);
+	struct execve_event *e = slots.lookup(&idx);
+
+	return e && e->tid == tid ? e : NULL;
+}
+
 static __always_inline int on_enter(u32 syscall, const char *filename,
 				    const char *const *argv, int dirfd, u32 at_flags)
 {
@@ -197,14 +208,13 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 
 	u64 now = bpf_ktime_get_ns();
 	u32 idx = tid & (EXECVE_SLOTS - 1);
-	int in_slot = 1;
 
 	e = slots.lookup(&idx);
 	if (!e)
 		return 0;
 	if (!claim_slot(e, pid, tid, now)) {
-		in_slot = 0;
-		e = scratch.lookup(&zero);
+		idx = EXECVE_SCRATCH;
+		e = slots.lookup(&idx);
 		if (!e)
 			return 0;
 	}
@@ -228,40 +238,47 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	e->filename_ptr = (u64)filename;
 	e->argv_ptr = (u64)argv;
 	read_strings(e);
-	if (!in_slot)
+	if (!own_slot(tid))
 		pending.update(&tid, e);
 	return 0;
 }
 
-/* The event parked for thread tid (NULL: none); *slot: whether it is in its slot. */
-static __always_inline struct execve_event *parked(u32 tid, int *slot)
+/* The event parked for thread tid (NULL: none): its slot, or a copy of the hash's entry
+ * in this CPU's scratch slot (changes to that go back with an update). */
+static __always_inline struct execve_event *parked(u32 tid)
 {
-	u32 idx = tid & (EXECVE_SLOTS - 1);
-	struct execve_event *e = slots.lookup(&idx);
+	struct execve_event *e = own_slot(tid), *h;
+	u32 idx;
 
-	*slot = 1;
-	if (e && e->tid == tid)
+	if (e)
 		return e;
-	*slot = 0;
-	return pending.lookup(&tid);
+	h = pending.lookup(&tid);
+	if (!h)
+		return NULL;
+	idx = EXECVE_SCRATCH;
+	e = slots.lookup(&idx);
+	if (!e || read_kernel(e, sizeof(*e), h) != 0)
+		return NULL;
+	return e;
 }
 
-/* The event is sent or dropped: free its slot or entry. */
-static __always_inline void unpark(u32 tid, struct execve_event *e, int slot)
+/* Thread tid's event is sent or dropped: free its slot or hash entry. */
+static __always_inline void unpark(u32 tid)
 {
-	if (slot) {
+	struct execve_event *e = own_slot(tid);
+
+	if (e) {
 		e->pid = 0;
 		e->tid = 0;
-	}
-	else
+	} else {
 		pending.delete(&tid);
+	}
 }
 
 static __always_inline int on_exit(void *ctx, long ret)
 {
 	u32 tid = (u32)bpf_get_current_pid_tgid();
-	int slot;
-	struct execve_event *e = parked(tid, &slot);
+	struct execve_event *e = parked(tid);
 	struct execve_config *cf;
 	int zero = 0;
 	u32 n;
@@ -280,7 +297,7 @@ static __always_inline int on_exit(void *ctx, long ret)
 		n = EXECVE_MAX_ARGS;
 	emit(ctx, e, EXECVE_EVENT_HEADER_SIZE + n * EXECVE_ARG_SIZE);
 done:
-	unpark(tid, e, slot);
+	unpark(tid);
 	return 0;
 }
 
@@ -295,8 +312,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 {
 	u32 caller = args->old_pid;
 	u32 tid = (u32)bpf_get_current_pid_tgid();
-	int slot;
-	struct execve_event *e = parked(caller, &slot);
+	struct execve_event *e = parked(caller);
 
 	if (!e)
 		return 0;
@@ -319,7 +335,9 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 			old->tid = 0;
 		}
 		pending.update(&tid, e);
-		unpark(caller, e, slot);
+		unpark(caller);
+	} else if (!own_slot(caller)) {
+		pending.update(&caller, e); /* the path, back into the hash */
 	}
 	return 0;
 }
