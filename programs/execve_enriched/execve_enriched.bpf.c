@@ -267,12 +267,10 @@ static __always_inline void unpark(u32 tid)
 {
 	struct execve_event *e = own_slot(tid);
 
-	if (e) {
-		e->pid = 0;
-		e->tid = 0;
-	} else {
+	if (e)
+		*(u64 *)&e->pid = 0; /* pid and tid: free */
+	else
 		pending.delete(&tid);
-	}
 }
 
 static __always_inline int on_exit(void *ctx, long ret)
@@ -327,13 +325,10 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 		/* Rare: to the hash under the new id (sys_exit looks there when the slot is
 		 * not its own), with the event's tid still the caller's. The old leader's
 		 * own exec, if it was in one, ended with its thread: its slot is freed. */
-		u32 idx = tid & (EXECVE_SLOTS - 1);
-		struct execve_event *old = slots.lookup(&idx);
+		struct execve_event *old = own_slot(tid);
 
-		if (old && old->tid == tid) {
-			old->pid = 0;
-			old->tid = 0;
-		}
+		if (old)
+			*(u64 *)&old->pid = 0;
 		pending.update(&tid, e);
 		unpark(caller);
 	} else if (!own_slot(caller)) {

@@ -112,20 +112,6 @@ class BtfFile {
     return m;
   }
 
- private:
-  bool read_at(uint64_t off, void* dst, size_t n) const {
-    auto* p = static_cast<char*>(dst);
-    while (n > 0) {
-      ssize_t r = ::pread(fd_.get(), p, n, static_cast<off_t>(off));
-      if (r <= 0) return false;
-      p += r;
-      off += static_cast<uint64_t>(r);
-      n -= static_cast<size_t>(r);
-    }
-    return true;
-  }
-
- public:
   // Indexes the types: offsets_[id] is the file offset of type id's struct btf_type (id 0
   // is void). Returns the id of the first struct whose name is at one of `struct_names`
   // (0: none), or -1 when the types cannot be read.
@@ -173,13 +159,25 @@ class BtfFile {
   }
 
  private:
+  bool read_at(uint64_t off, void* dst, size_t n) const {
+    auto* p = static_cast<char*>(dst);
+    while (n > 0) {
+      ssize_t r = ::pread(fd_.get(), p, n, static_cast<off_t>(off));
+      if (r <= 0) return false;
+      p += r;
+      off += static_cast<uint64_t>(r);
+      n -= static_cast<size_t>(r);
+    }
+    return true;
+  }
+
   UniqueFd fd_;
   btf_header hdr_{};
   uint64_t types_at_ = 0, strings_at_ = 0;
   std::vector<uint32_t> offsets_;
 };
 
-// Offset in bytes of the member named by `name_off` inside struct/union `id`, recursing
+// Offset in bytes of the member named at one of `name_offs` inside struct/union `id`, recursing
 // into anonymous members (through typedefs and qualifiers).
 std::optional<uint32_t> find_member(const BtfFile& b, uint32_t id, const std::vector<uint32_t>& name_offs,
                                     int depth = 0) {
