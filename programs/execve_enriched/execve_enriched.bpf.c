@@ -135,22 +135,23 @@ static __always_inline void read_strings(struct execve_event *e)
 
 /*
  * Makes slot e thread tid's, atomically: two threads with the same tid % EXECVE_SLOTS
- * may enter at once on two CPUs. Fails when another thread holds it and its exec is
- * still running; one whose exec never returned (its thread killed inside it, say) is
- * taken over after EXECVE_SLOT_STALE_NS. The compare-and-swap is on the 64 bits of pid
- * and tid together (bcc's LLVM target has no 32-bit atomics); the tid says who holds it.
+ * may enter at once on two CPUs. Fails when another thread holds it; a slot is never
+ * taken from its holder (an exec may stay inside the kernel for as long as it likes,
+ * say under a debugger's catch exec), and one whose holder never returned costs only
+ * the threads that share it the hash. The compare-and-swap is on the 64 bits of pid and
+ * tid together (bcc's LLVM target has no 32-bit atomics); the tid says who holds it.
+ * -DEXECVE_HASH_ONLY (kernels before 5.12, which have no BPF_CMPXCHG): every event
+ * goes through the hash.
  */
-static __always_inline int claim_slot(struct execve_event *e, u32 pid, u32 tid, u64 now)
+static __always_inline int claim_slot(struct execve_event *e, u32 pid, u32 tid)
 {
-	u64 *holder = (u64 *)&e->pid;
-	u64 mine = (u64)tid << 32 | pid;
-	u64 seen = __sync_val_compare_and_swap(holder, 0, mine);
+#ifdef EXECVE_HASH_ONLY
+	return 0;
+#else
+	u64 seen = __sync_val_compare_and_swap((u64 *)&e->pid, 0, (u64)tid << 32 | pid);
 
-	if (seen == 0 || (u32)(seen >> 32) == tid)
-		return 1;
-	if (now - e->enter_ns < EXECVE_SLOT_STALE_NS)
-		return 0;
-	return __sync_val_compare_and_swap(holder, seen, mine) == seen;
+	return seen == 0 || (u32)(seen >> 32) == tid;
+#endif
 }
 
 /* Thread tid's slot, NULL when it does not hold it. */
@@ -212,7 +213,7 @@ static __always_inline int on_enter(u32 syscall, const char *filename,
 	e = slots.lookup(&idx);
 	if (!e)
 		return 0;
-	if (!claim_slot(e, pid, tid, now)) {
+	if (!claim_slot(e, pid, tid)) {
 		idx = EXECVE_SCRATCH;
 		e = slots.lookup(&idx);
 		if (!e)
@@ -311,10 +312,12 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 	u32 caller = args->old_pid;
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	struct execve_event *e = parked(caller);
+	int fixed = 0;
 
 	if (!e)
 		return 0;
 	if (e->flags & EXECVE_F_FILENAME_FAULT) {
+		fixed = 1;
 		TP_DATA_LOC_READ_STR(e->filename, filename, sizeof(e->filename));
 		e->flags &= ~EXECVE_F_FILENAME_FAULT;
 		/* The upper 16 bits of a __data_loc field are its length, NUL included. */
@@ -331,7 +334,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 			*(u64 *)&old->pid = 0;
 		pending.update(&tid, e);
 		unpark(caller);
-	} else if (!own_slot(caller)) {
+	} else if (fixed && !own_slot(caller)) {
 		pending.update(&caller, e); /* the path, back into the hash */
 	}
 	return 0;

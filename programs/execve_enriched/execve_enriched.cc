@@ -25,6 +25,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/owner.h"
+#include "util/system_checks.h"
 #include "util/user.h"
 
 extern const char execve_enriched_bpf_text[];
@@ -190,13 +191,19 @@ class ExecveEnriched : public Tool {
         return std::vector<std::optional<uint32_t>>(2);
       }
     });
-    // Tests: fewer slots for the events in flight, so that concurrent execs share them
-    // and take the hash instead (execve_enriched.bpf.c).
-    if (const char* slots = std::getenv("TRACEKIT_EXECVE_SLOTS"); slots && *slots) {
-      const unsigned long n = std::strtoul(slots, nullptr, 10);
-      if (n == 0 || (n & (n - 1)) != 0) throw UsageError("TRACEKIT_EXECVE_SLOTS must be a power of two");
-      plan.cflags.push_back("-DEXECVE_SLOTS=" + std::to_string(n));
+    // The events in flight sit in slots claimed with BPF_CMPXCHG (kernel 5.12); before
+    // that kernel, all of them in the hash (execve_enriched.bpf.c). Tests: fewer slots
+    // with TRACEKIT_EXECVE_SLOTS (a power of two), so that concurrent execs share them
+    // and take the hash; 0 for the hash only.
+    unsigned long slots = 256;
+    if (const char* env = std::getenv("TRACEKIT_EXECVE_SLOTS"); env && *env) {
+      slots = std::strtoul(env, nullptr, 10);
+      if ((slots & (slots - 1)) != 0) throw UsageError("TRACEKIT_EXECVE_SLOTS must be 0 or a power of two");
     }
+    if (slots == 0 || !kernel_version_at_least(5, 12))
+      plan.cflags.push_back("-DEXECVE_HASH_ONLY");
+    else if (slots != 256)
+      plan.cflags.push_back("-DEXECVE_SLOTS=" + std::to_string(slots));
     plan_ = &plan;  // the runner's plan lives until the run ends; loaded() completes it
     plan.probes.clear();
     plan.probes.insert(

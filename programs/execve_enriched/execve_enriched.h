@@ -19,8 +19,6 @@
 #define EXECVE_SLOTS 256
 #endif
 #define EXECVE_MAX_PENDING 1024
-/* A slot whose exec has not returned after this long is free again (ns). */
-#define EXECVE_SLOT_STALE_NS (10ULL * 1000000000ULL)
 
 /* execve_event.syscall */
 #define EXECVE_SYS_EXECVE 0

@@ -157,18 +157,17 @@ int EventReader::poll(int timeout_ms) {
     }
     // Events sent without a wakeup are drained on every tick.
     drain();
-    if (woken_fd_ >= 0) {
-      if (handled_ > 0) {
-        // A burst: back after 10, 20, 40 ... ms, then every tick_ms while it lasts.
-        burst_tick_ms_ = burst_tick_ms_ ? std::min(2 * burst_tick_ms_, options_.tick_ms) : kFirstBurstTickMs;
-        timespec now{};
-        clock_gettime(CLOCK_MONOTONIC, &now);  // bpf_ktime_get_ns()'s clock
-        stamp_woken(static_cast<uint64_t>(now.tv_sec) * 1000000000ULL + static_cast<uint64_t>(now.tv_nsec));
-      } else if (!woken_zero_) {
-        burst_tick_ms_ = 0;
-        stamp_woken(0);
-        drain();  // what came in before the 0 was seen woke no one
-      }
+    if (woken_fd_ >= 0 && handled_ == 0 && !woken_zero_) {
+      burst_tick_ms_ = 0;
+      stamp_woken(0);
+      drain();  // what came in before the 0 was seen woke no one
+    }
+    if (woken_fd_ >= 0 && handled_ > 0) {
+      // A burst: back after 10, 20, 40 ... ms, then every tick_ms while it lasts.
+      burst_tick_ms_ = burst_tick_ms_ ? std::min(2 * burst_tick_ms_, options_.tick_ms) : kFirstBurstTickMs;
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);  // bpf_ktime_get_ns()'s clock (outside time namespaces)
+      stamp_woken(static_cast<uint64_t>(now.tv_sec) * 1000000000ULL + static_cast<uint64_t>(now.tv_nsec));
     }
     if (handled_ > 0 || Clock::now() >= deadline) return handled_;
   }

@@ -26,6 +26,7 @@
 
 #include "util/error.h"
 #include "util/log.h"
+#include "util/system_checks.h"
 
 // libbpf 1.1's uapi header predates tcx (kernel 6.6).
 #ifndef BPF_TCX_INGRESS
@@ -195,14 +196,6 @@ std::string ingress_slot_qdisc_kind(int ifindex) {
 int libbpf_drop(enum libbpf_print_level, const char*, va_list) { return 0; }
 
 int libbpf_to_stderr(enum libbpf_print_level, const char* fmt, va_list ap) { return std::vfprintf(stderr, fmt, ap); }
-
-bool kernel_version_at_least(int want_major, int want_minor) {
-  utsname u{};
-  if (::uname(&u) != 0) return false;
-  int major = 0, minor = 0;
-  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
-  return major > want_major || (major == want_major && minor >= want_minor);
-}
 
 bool probe_tcx() {
   // BPF_PROG_QUERY dispatches BPF_TCX_* to tcx_prog_query(); a kernel without tcx

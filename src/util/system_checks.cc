@@ -4,6 +4,7 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -65,6 +66,14 @@ bool tracepoint_exists(const std::string& category, const std::string& name) {
 
 bool kernel_has_kprobes() {
   return path_exists("/sys/bus/event_source/devices/kprobe") || path_exists(std::string(kTracefs) + "/kprobe_events");
+}
+
+bool kernel_version_at_least(int want_major, int want_minor) {
+  utsname u{};
+  if (::uname(&u) != 0) return false;
+  int major = 0, minor = 0;
+  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > want_major || (major == want_major && minor >= want_minor);
 }
 
 }  // namespace tracekit

@@ -25,4 +25,7 @@ bool tracepoint_exists(const std::string& category, const std::string& name);
 // Whether the kernel was built with kprobes (CONFIG_KPROBES).
 bool kernel_has_kprobes();
 
+// The running kernel's release (uname -r) is at least major.minor.
+bool kernel_version_at_least(int major, int minor);
+
 }  // namespace tracekit
