@@ -154,6 +154,12 @@ static __always_inline int claim_slot(struct execve_event *e, u32 pid, u32 tid)
 #endif
 }
 
+/* The slot is free again: its holder (pid, tid) is 0. */
+static __always_inline void free_slot(struct execve_event *e)
+{
+	*(u64 *)&e->pid = 0;
+}
+
 /* Thread tid's slot, NULL when it does not hold it. */
 static __always_inline struct execve_event *own_slot(u32 tid)
 {
@@ -269,7 +275,7 @@ static __always_inline void unpark(u32 tid)
 	struct execve_event *e = own_slot(tid);
 
 	if (e)
-		*(u64 *)&e->pid = 0; /* pid and tid: free */
+		free_slot(e);
 	else
 		pending.delete(&tid);
 }
@@ -331,7 +337,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 		struct execve_event *old = own_slot(tid);
 
 		if (old)
-			*(u64 *)&old->pid = 0;
+			free_slot(old);
 		pending.update(&tid, e);
 		unpark(caller);
 	} else if (fixed && !own_slot(caller)) {

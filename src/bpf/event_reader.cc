@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <exception>
 #include <vector>
 
@@ -165,9 +164,9 @@ int EventReader::poll(int timeout_ms) {
     if (woken_fd_ >= 0 && handled_ > 0) {
       // A burst: back after 10, 20, 40 ... ms, then every tick_ms while it lasts.
       burst_tick_ms_ = burst_tick_ms_ ? std::min(2 * burst_tick_ms_, options_.tick_ms) : kFirstBurstTickMs;
-      timespec now{};
-      clock_gettime(CLOCK_MONOTONIC, &now);  // bpf_ktime_get_ns()'s clock (outside time namespaces)
-      stamp_woken(static_cast<uint64_t>(now.tv_sec) * 1000000000ULL + static_cast<uint64_t>(now.tv_nsec));
+      // steady_clock is CLOCK_MONOTONIC, bpf_ktime_get_ns()'s clock (outside time namespaces).
+      stamp_woken(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count()));
     }
     if (handled_ > 0 || Clock::now() >= deadline) return handled_;
   }

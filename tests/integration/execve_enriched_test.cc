@@ -42,6 +42,12 @@ namespace {
 
 constexpr uid_t kUid = 54331;  // execs as this uid come from these tests only
 
+// A file the test makes, removed when the test ends, however it ends.
+struct RemovedAtEnd {
+  std::string path;
+  ~RemovedAtEnd() { std::remove(path.c_str()); }
+};
+
 // ---- the JSON lines, as a tree of values ----
 struct Json {
   enum class Type { Null, Bool, Number, String, Array, Object } type = Type::Null;
@@ -386,10 +392,7 @@ TEST_CASE("execve_enriched reads argv of a failed exec again at sys_exit", "[exe
   // An executable file in no known format: execve copies argv, then fails with ENOEXEC.
   // (A missing file fails before argv is copied, so that case cannot be helped.)
   std::string missing = "/tmp/execve_enriched_noexec." + std::to_string(getpid());
-  struct Remove {
-    std::string path;
-    ~Remove() { std::remove(path.c_str()); }
-  } remove_file{missing};
+  RemovedAtEnd remove_file{missing};
   {
     std::ofstream f(missing);
     f << std::string(64, '\x01');
@@ -428,10 +431,7 @@ TEST_CASE("execve_enriched takes a path sys_enter cannot read from sched_process
   // The path lives in a private file mapping the child never touches: no page is mapped
   // at sys_enter, so BPF cannot read it there; the kernel faults it in when it copies it.
   std::string file = "/tmp/execve_enriched_path." + std::to_string(getpid());
-  struct Remove {
-    std::string path;
-    ~Remove() { std::remove(path.c_str()); }
-  } remove_file{file};
+  RemovedAtEnd remove_file{file};
   {
     std::ofstream f(file, std::ios::binary);
     f << "/bin/true" << '\0';
@@ -520,10 +520,7 @@ TEST_CASE("execve_enriched: execs in flight at once that share a slot are each r
       const uid_t uid = kUid + 11;
       const int want = 2003;
       std::string out_file = "/tmp/execve_enriched_slots." + std::to_string(getpid()) + ".out";
-      struct Remove {
-        std::string path;
-        ~Remove() { std::remove(path.c_str()); }
-      } remove_file{out_file};
+      RemovedAtEnd remove_file{out_file};
       ToolProcess p({"/bin/sh", "-c",
                      std::string("TRACEKIT_EXECVE_SLOTS=") + slots + " exec " + harness::tool_path("execve_enriched") +
                          " --json -u " + std::to_string(uid) + " > " + out_file});
@@ -627,10 +624,7 @@ TEST_CASE("execve_enriched under load: received + lost == made", "[execve_enrich
     DYNAMIC_SECTION("buffer " << buffer) {
       const uid_t uid = kUid + 10;
       std::string out_file = "/tmp/execve_enriched_load." + std::to_string(getpid()) + ".out";
-      struct Remove {
-        std::string path;
-        ~Remove() { std::remove(path.c_str()); }
-      } remove_file{out_file};
+      RemovedAtEnd remove_file{out_file};
       // stdout to a file, so that the test's reading speed does not throttle the tool.
       ToolProcess p({"/bin/sh", "-c",
                      "exec " + harness::tool_path("execve_enriched") + " -v --buffer " + buffer + " -u " +
